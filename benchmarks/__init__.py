@@ -1,0 +1,1 @@
+"""benchmarks layer of edge-screen (installed as edge_screen.benchmarks)."""

@@ -1,0 +1,1 @@
+"""gui layer of edge-screen (installed as edge_screen.gui)."""

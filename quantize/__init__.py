@@ -1,0 +1,1 @@
+"""quantize layer of edge-screen (installed as edge_screen.quantize)."""
