@@ -1,0 +1,250 @@
+"""The ``edge-screen`` command.
+
+Built-in sub-commands: ``screen`` and ``info``. Other layers add theirs (train, export, app, ...)
+through the entry-point group ``edge_screen.commands``: each entry point is
+``register(subparsers) -> None`` and sets ``func=callable(args) -> int``. A plug-in whose extra is
+not installed is skipped (logged at debug), so ``edge-screen --help`` always works and stays
+torch-free.
+
+Exit codes: 0 ok, 2 usage or configuration error, 3 some inputs failed (the rest were processed).
+User errors print one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from edge_screen import __version__
+from edge_screen.errors import EdgeScreenError, UsageError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
+ENTRY_POINT_GROUP = "edge_screen.commands"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _one_line(msg: object) -> str:
+    return " ".join(str(msg).split())
+
+
+# -------------------------------------------------------------------------------------- screen
+def iter_image_paths(paths: Sequence[str]) -> Iterator[Path]:
+    """Files as given; directories recurse (sorted) and keep image suffixes only."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
+                        yield Path(dirpath) / name
+        else:
+            yield p  # a missing file becomes a one-line failure downstream
+
+
+def _heatmap_name(src: str | None, used: set[str]) -> str:
+    stem = Path(src).stem if src else "image"
+    name, i = f"{stem}_heatmap.png", 1
+    while name in used:
+        name, i = f"{stem}_heatmap-{i}.png", i + 1
+    used.add(name)
+    return name
+
+
+def _cmd_screen(args: argparse.Namespace) -> int:
+    from edge_screen.heatmap import save_overlay
+    from edge_screen.screener import ScreenFailure, Screener
+
+    screener = Screener(
+        args.bundle, backend=args.backend, precision=args.precision, threads=args.threads, device=args.device
+    )
+    heat_dir = Path(args.heatmap_dir) if args.heatmap_dir else None
+    if heat_dir is not None:
+        heat_dir.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    n_ok = n_failed = 0
+    seen_any = False
+    for item in screener.screen_many(iter_image_paths(args.paths), batch_size=args.batch_size, heatmap=heat_dir is not None):
+        seen_any = True
+        if isinstance(item, ScreenFailure):
+            n_failed += 1
+            print(f"edge-screen: {item.source}: {_one_line(item.error)}", file=sys.stderr)
+            continue
+        heat_path = None
+        if heat_dir is not None and item.heatmap is not None:
+            try:
+                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), item.image, item.heatmap))
+            except EdgeScreenError as exc:
+                n_failed += 1
+                print(f"edge-screen: {item.source}: {_one_line(exc)}", file=sys.stderr)
+        n_ok += 1
+        if args.json:
+            d = item.to_dict()
+            d["heatmap"] = heat_path
+            print(json.dumps(d), flush=True)
+        else:
+            if item.verdict == "ungradable":
+                detail = "; ".join(item.quality.messages) or ", ".join(item.quality.reasons)
+                line = f"{item.source}: ungradable ({detail})"
+            else:
+                line = f"{item.source}: {item.verdict} p={item.probability:.3f} threshold={item.threshold:.3f}"
+            if heat_path:
+                line += f" heatmap={heat_path}"
+            print(line, flush=True)
+    if not seen_any:
+        raise UsageError(f"no images found in {' '.join(args.paths)} (suffixes: {', '.join(sorted(IMAGE_SUFFIXES))})")
+    log.info("%d screened, %d failed (%s/%s)", n_ok, n_failed, screener.backend, screener.precision)
+    return EXIT_FAILED if n_failed else EXIT_OK
+
+
+def _add_screen(sub: argparse._SubParsersAction) -> None:
+    from edge_screen.runtime import PRECISION_PREFERENCE, runtime_names
+
+    p = sub.add_parser("screen", help="screen fundus photos (files or folders)", description="Screen fundus photos.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (folders recurse)")
+    p.add_argument("--bundle", help="model bundle folder or .zip (default: the bundle shipped with the package)")
+    p.add_argument("--backend", choices=runtime_names(), help="inference backend (default: best installed)")
+    p.add_argument("--precision", choices=PRECISION_PREFERENCE, help="model precision (default: int8 > fp16 > fp32)")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for inference (default: library default)")
+    p.add_argument("--device", help="backend device: onnxruntime cpu|cuda, openvino CPU|GPU|NPU, tensorrt cuda:N")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="images per inference batch (default 8)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    p.add_argument("--heatmap-dir", metavar="DIR", help="write a heatmap overlay PNG per image here (at the decoded resolution)")
+    p.set_defaults(func=_cmd_screen)
+
+
+# ---------------------------------------------------------------------------------------- info
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"edge-screen": __version__, "python": platform.python_version()}
+    for dist in ("numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt", "pydicom"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return {k: v for k, v in out.items() if v is not None or k in ("onnxruntime", "openvino", "tensorrt")}
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from edge_screen.bundle import default_bundle_path, load_bundle
+    from edge_screen.runtime import available_backends, runtime_names
+
+    info: dict = {"versions": _versions(), "platform": platform.platform()}
+    installed = set(available_backends())
+    info["backends"] = {n: n in installed for n in runtime_names()}
+    path = args.bundle or default_bundle_path()
+    if path is None:
+        info["bundle"] = None
+    else:
+        b = load_bundle(path)
+        info["bundle"] = {
+            "id": b.id,
+            "path": str(b.source or b.root),
+            "labels": list(b.labels),
+            "threshold": b.threshold,
+            "threshold_method": b.threshold_method,
+            "preprocessing": b.preprocessing.to_dict(),
+            "models": [f"{m.backend}/{m.precision}" for m in b.models],
+            "provenance": b.manifest.get("provenance", {}),
+        }
+    info["commands"] = sorted(getattr(args, "_commands", []))
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return EXIT_OK
+    print(f"edge-screen {__version__} (python {info['versions']['python']}, {info['platform']})")
+    bi = info["bundle"]
+    if bi is None:
+        print("bundle: none (no default model installed; pass --bundle PATH)")
+    else:
+        print(f"bundle: {bi['id']} at {bi['path']}")
+        print(f"  models: {', '.join(bi['models'])}; threshold {bi['threshold']:.4g} ({bi['threshold_method']})")
+    print("backends: " + ", ".join(f"{n} ({'available' if ok else 'not installed'})" for n, ok in info["backends"].items()))
+    print("libraries: " + ", ".join(f"{k} {v or '-'}" for k, v in info["versions"].items()))
+    print("commands: " + ", ".join(info["commands"]))
+    return EXIT_OK
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="show the bundle, available backends and library versions")
+    p.add_argument("--bundle", help="model bundle folder or .zip")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_info)
+
+
+# -------------------------------------------------------------------------------------- parser
+def _load_plugins(sub: argparse._SubParsersAction) -> list[str]:
+    """Register sub-commands from the ``edge_screen.commands`` entry points; skip broken ones."""
+    loaded = []
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            register = ep.load()
+            register(sub)
+        except ImportError as exc:
+            log.debug("plug-in command %r unavailable (%s); install its extra", ep.name, exc)
+            continue
+        except Exception as exc:  # a broken plug-in must not take the whole CLI down
+            log.warning("plug-in command %r failed to register: %s", ep.name, _one_line(exc))
+            continue
+        loaded.append(ep.name)
+    return loaded
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: built-in commands plus every installed plug-in."""
+    parser = argparse.ArgumentParser(
+        prog="edge-screen",
+        description="Offline fundus photo screening (abnormal / normal / ungradable) with heatmaps.",
+    )
+    parser.add_argument("--version", action="version", version=f"edge-screen {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_screen(sub)
+    _add_info(sub)
+    commands = ["screen", "info", *_load_plugins(sub)]
+    parser.set_defaults(_commands=commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``edge-screen`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbosity = sum(a.count("v") for a in argv if a.startswith("-") and set(a[1:]) == {"v"}) + argv.count("--verbose")
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="edge-screen: %(levelname)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors exit 2 here
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"edge-screen: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except EdgeScreenError as exc:  # bundle / backend problems: configuration errors
+        print(f"edge-screen: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("edge-screen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Inference runtimes behind one interface, looked up by name in a registry.
+
+Every runtime runs a bundle model that follows the model I/O contract (ARCHITECTURE.md):
+input ``image`` float32 ``[B, 3, S, S]``; outputs ``probabilities`` float32 ``[B, 2]`` and
+``heatmap`` float32 ``[B, h, w]`` (0..1). Backends live in ``runtimes_*`` modules and import their
+library lazily, so a missing optional backend costs nothing until it is asked for.
+
+Automatic choice: tensorrt > openvino > onnxruntime among the backends that are installed *and*
+present in the bundle; precision int8 > fp16 > fp32. An explicit choice wins; an explicit backend
+that is not installed raises :class:`BackendUnavailable` naming the pip extra.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from edge_screen.errors import BackendUnavailable, BundleError, UsageError
+
+if TYPE_CHECKING:
+    from edge_screen.bundle import Bundle, ModelEntry
+
+log = logging.getLogger(__name__)
+
+#: Automatic backend preference, best first.
+BACKEND_PREFERENCE = ("tensorrt", "openvino", "onnxruntime")
+#: Automatic precision preference, best first.
+PRECISION_PREFERENCE = ("int8", "fp16", "fp32")
+INPUT_NAME = "image"
+OUTPUT_NAMES = ("probabilities", "heatmap")
+
+_REGISTRY: dict[str, type[Runtime]] = {}
+
+
+class Runtime(ABC):
+    """One loaded model on one backend. ``run`` is not thread-safe: use one runtime per thread."""
+
+    name: ClassVar[str]
+    extra: ClassVar[str]  # pip extra that installs the backend ("" when it is a core dependency)
+    #: file roles an entry must have for this runtime (e.g. ("model",) or ("engine",))
+    required_files: ClassVar[tuple[str, ...]] = ("model",)
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        entry: ModelEntry,
+        *,
+        threads: int | None = None,
+        device: str | None = None,
+    ) -> None:
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise UsageError(f"threads must be a positive integer or None (library default), got {threads!r}")
+        missing = [r for r in self.required_files if r not in entry.files]
+        if missing:
+            note = entry.extra.get("note")
+            raise BundleError(
+                f"bundle {bundle.name!r}: {entry.backend}/{entry.precision} entry lacks file role(s) {missing} "
+                f"needed by the {self.name} runtime (has {sorted(entry.files)})" + (f"; {note}" if note else "")
+            )
+        self.bundle = bundle
+        self.entry = entry
+        self.threads = threads
+        self.device = device
+
+    @property
+    def precision(self) -> str:
+        return self.entry.precision
+
+    @classmethod
+    @abstractmethod
+    def is_available(cls) -> bool:
+        """True when the backend's library imports (and its device exists)."""
+
+    @classmethod
+    def library_version(cls) -> str | None:
+        """Version of the backend library, or None when not installed."""
+        return None
+
+    @classmethod
+    def accepts(cls, entry: ModelEntry) -> bool:
+        """True when the entry has the files this runtime needs."""
+        return all(r in entry.files for r in cls.required_files)
+
+    @classmethod
+    def unavailable_message(cls) -> str:
+        """What to install to get this backend."""
+        return f"{cls.name} is not installed: pip install 'edge-screen[{cls.extra}]'"
+
+    @abstractmethod
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Backend-specific inference on a validated contiguous float32 batch."""
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run a batch.
+
+        ``batch``: ``(B, 3, S, S)`` float32, preprocessed as the bundle says (S = input size).
+        Returns ``(probs, heatmap)``: ``(B, 2)`` float32 softmax (index 1 = abnormal) and
+        ``(B, h, w)`` float32 in 0..1 at feature-map resolution.
+        """
+        size = self.bundle.preprocessing.input_size
+        if not isinstance(batch, np.ndarray) or batch.ndim != 4 or batch.shape[1:] != (3, size, size):
+            got = getattr(batch, "shape", type(batch).__name__)
+            raise UsageError(f"runtime input must be an array of shape (B, 3, {size}, {size}), got {got}")
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        probs, heat = self._run(batch)
+        probs = np.asarray(probs, dtype=np.float32).reshape(batch.shape[0], -1)
+        heat = np.asarray(heat, dtype=np.float32)
+        if heat.ndim == 4 and heat.shape[1] == 1:
+            heat = heat[:, 0]
+        return probs, heat
+
+    def describe(self) -> dict:
+        """JSON-safe description (backend, precision, device, threads, library version)."""
+        return {
+            "backend": self.name,
+            "precision": self.precision,
+            "device": self.device,
+            "threads": self.threads,
+            "library_version": self.library_version(),
+        }
+
+
+def register_runtime(cls: type[Runtime]) -> type[Runtime]:
+    """Class decorator adding a runtime to the registry under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def runtime_names() -> list[str]:
+    """Every registered runtime, installed or not, in preference order."""
+    order = {n: i for i, n in enumerate(BACKEND_PREFERENCE)}
+    return sorted(_REGISTRY, key=lambda n: order.get(n, len(order)))
+
+
+def get_runtime_class(name: str) -> type[Runtime]:
+    """The registered class for ``name``; unknown names list the valid ones and the closest."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown backend {name!r}; valid: {', '.join(runtime_names())}.{hint}") from None
+
+
+def available_backends() -> list[str]:
+    """Registered backends whose library is installed (and device present), in preference order."""
+    return [n for n in runtime_names() if _REGISTRY[n].is_available()]
+
+
+def select_model(
+    bundle: Bundle, *, backend: str | None = None, precision: str | None = None
+) -> tuple[type[Runtime], ModelEntry]:
+    """Pick (runtime class, entry) as :func:`create_runtime` does, without loading anything."""
+    if precision is not None and precision not in PRECISION_PREFERENCE:
+        raise UsageError(f"unknown precision {precision!r}; valid: {', '.join(PRECISION_PREFERENCE)}")
+    if backend is not None:
+        cls = get_runtime_class(backend)
+        if not cls.is_available():
+            raise BackendUnavailable(cls.unavailable_message())
+        entry = bundle.model(backend, precision)
+        return cls, entry
+    candidates = []
+    skipped = []
+    for entry in bundle.models:
+        if precision is not None and entry.precision != precision:
+            continue
+        cls = _REGISTRY.get(entry.backend)
+        if cls is None:
+            skipped.append(f"{entry.backend}/{entry.precision} (unknown backend)")
+            continue
+        if not cls.accepts(entry):
+            skipped.append(f"{entry.backend}/{entry.precision} (lacks {', '.join(cls.required_files)})")
+            continue
+        if not cls.is_available():
+            skipped.append(f"{entry.backend}/{entry.precision} ({cls.unavailable_message()})")
+            continue
+        rank = (
+            BACKEND_PREFERENCE.index(entry.backend) if entry.backend in BACKEND_PREFERENCE else len(BACKEND_PREFERENCE),
+            PRECISION_PREFERENCE.index(entry.precision),
+        )
+        candidates.append((rank, cls, entry))
+    if not candidates:
+        want = f" at precision {precision}" if precision else ""
+        raise BackendUnavailable(
+            f"no usable model{want} in bundle {bundle.name!r}: "
+            + ("; ".join(skipped) if skipped else "the bundle lists no such model")
+            + f". Installed backends: {', '.join(available_backends()) or 'none'}"
+        )
+    for s in skipped:
+        log.debug("auto-select skipped %s", s)
+    _, cls, entry = min(candidates, key=lambda c: c[0])
+    return cls, entry
+
+
+def create_runtime(
+    bundle: Bundle,
+    *,
+    backend: str | None = None,
+    precision: str | None = None,
+    threads: int | None = None,
+    device: str | None = None,
+) -> Runtime:
+    """Load the bundle's best usable model (or the explicit ``backend``/``precision``)."""
+    cls, entry = select_model(bundle, backend=backend, precision=precision)
+    log.info("using %s/%s from bundle %s", entry.backend, entry.precision, bundle.id)
+    return cls(bundle, entry, threads=threads, device=device)
+
+
+# Backends register themselves on import; they import their libraries lazily.
+from edge_screen import runtimes_onnx as _onnx  # noqa: E402,F401
+from edge_screen import runtimes_openvino as _openvino  # noqa: E402,F401
+from edge_screen import runtimes_tensorrt as _tensorrt  # noqa: E402,F401

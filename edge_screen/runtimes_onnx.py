@@ -1,0 +1,92 @@
+"""ONNX Runtime backend: CPU execution provider, CUDA when the installed build has it."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import numpy as np
+
+from edge_screen.errors import BackendUnavailable, BundleError, UsageError
+from edge_screen.runtime import INPUT_NAME, OUTPUT_NAMES, Runtime, register_runtime
+
+log = logging.getLogger(__name__)
+
+
+def _ort() -> Any:
+    try:
+        return importlib.import_module("onnxruntime")
+    except ImportError as exc:
+        raise BackendUnavailable(OnnxRuntime.unavailable_message()) from exc
+
+
+@register_runtime
+class OnnxRuntime(Runtime):
+    """ONNX Runtime. ``device``: None (CUDA if available, else CPU), "cpu" or "cuda"."""
+
+    name = "onnxruntime"
+    extra = ""  # core dependency
+    required_files = ("model",)
+
+    @classmethod
+    def is_available(cls) -> bool:
+        try:
+            importlib.import_module("onnxruntime")
+        except ImportError:
+            return False
+        return True
+
+    @classmethod
+    def unavailable_message(cls) -> str:
+        # onnxruntime is a core dependency; a missing one means a broken install.
+        return "ONNX Runtime is not installed: pip install onnxruntime (or onnxruntime-gpu)"
+
+    @classmethod
+    def library_version(cls) -> str | None:
+        return importlib.import_module("onnxruntime").__version__ if cls.is_available() else None
+
+    def __init__(self, bundle, entry, *, threads=None, device=None) -> None:  # noqa: ANN001
+        super().__init__(bundle, entry, threads=threads, device=device)
+        ort = _ort()
+        have = ort.get_available_providers()
+        dev = (device or "auto").lower()
+        if dev in ("auto",):
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if "CUDAExecutionProvider" in have else ["CPUExecutionProvider"]
+        elif dev == "cpu":
+            providers = ["CPUExecutionProvider"]
+        elif dev in ("cuda", "gpu"):
+            if "CUDAExecutionProvider" not in have:
+                raise BackendUnavailable(
+                    f"ONNX Runtime here has no CUDA execution provider (providers: {have}); "
+                    "install onnxruntime-gpu, or use device 'cpu'"
+                )
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        else:
+            raise UsageError(f"onnxruntime device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        path = bundle.path(entry.files["model"])
+        try:
+            self._session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        except Exception as exc:  # ORT raises its own exception types (Fail, InvalidGraph, ...)
+            raise BundleError(f"ONNX Runtime cannot load {entry.files['model']!r} of bundle {bundle.name!r}: {exc}") from exc
+        self.providers = self._session.get_providers()
+        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        inputs = {i.name: i for i in self._session.get_inputs()}
+        outputs = [o.name for o in self._session.get_outputs()]
+        if INPUT_NAME not in inputs or any(n not in outputs for n in OUTPUT_NAMES):
+            raise BundleError(
+                f"model {entry.files['model']!r} does not follow the I/O contract: inputs {sorted(inputs)}, "
+                f"outputs {outputs}; expected input {INPUT_NAME!r} and outputs {list(OUTPUT_NAMES)}"
+            )
+        log.debug("onnxruntime session on %s (threads=%s)", self.providers, threads)
+
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, heat = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch})
+        return probs, heat
+
+    def describe(self) -> dict:
+        return {**super().describe(), "providers": list(self.providers)}

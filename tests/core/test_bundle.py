@@ -1,0 +1,216 @@
+"""Bundle loading, validation, tampering, zip bundles and the writer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edge_screen.bundle import (
+    MANIFEST,
+    SCHEMA,
+    BundleWriter,
+    default_bundle_path,
+    load_bundle,
+    sha256_file,
+    zip_bundle,
+)
+from edge_screen.errors import BundleError
+from edge_screen.preprocess import Preprocessing
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle: Path, tmp_path: Path) -> Path:
+    """A private copy of the session bundle that a test may damage."""
+    return Path(shutil.copytree(tiny_bundle, tmp_path / "b"))
+
+
+def _edit_manifest(root: Path, fn) -> None:
+    m = json.loads((root / MANIFEST).read_text())
+    fn(m)
+    (root / MANIFEST).write_text(json.dumps(m))
+
+
+def test_load_valid_bundle(tiny_bundle: Path) -> None:
+    b = load_bundle(tiny_bundle)
+    assert b.name == "tiny" and b.version == "0.0.1"
+    assert b.labels == ("normal", "abnormal")
+    assert b.preprocessing == Preprocessing(input_size=64, crop="fov")
+    assert b.threshold == 0.5
+    assert ("onnxruntime", "fp32") in {(m.backend, m.precision) for m in b.models}
+    for rel, info in b.manifest["files"].items():  # every recorded hash is the file's real one
+        assert sha256_file(b.path(rel)) == info["sha256"]
+        assert (b.root / rel).stat().st_size == info["size"]
+    assert b.id.startswith("tiny@0.0.1:") and len(b.id.split(":")[1]) == 12
+    prov = b.manifest["provenance"]
+    assert prov["created"].endswith("Z") and prov["tool"].startswith("edge-screen")
+
+
+def test_bundle_model_lookup(tiny_bundle: Path) -> None:
+    b = load_bundle(tiny_bundle)
+    e = b.model("onnxruntime")
+    assert e.precision == "fp32" and e.files["model"].endswith(".onnx")
+    with pytest.raises(BundleError, match=r"no onnxruntime/int8 model; it has: .*onnxruntime/fp32"):
+        b.model("onnxruntime", "int8")
+    with pytest.raises(BundleError, match="inside the bundle"):
+        b.path("../outside.txt")
+
+
+def test_tampered_file_names_the_file(bundle_copy: Path) -> None:
+    b = load_bundle(bundle_copy)
+    rel = b.model("onnxruntime").files["model"]
+    data = bytearray((bundle_copy / rel).read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, different content
+    (bundle_copy / rel).write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=rf"{rel}.*SHA-256"):
+        load_bundle(bundle_copy)
+    load_bundle(bundle_copy, verify=False)  # sizes still match: hash check is what catches it
+
+
+def test_truncated_file_fails_even_without_verify(bundle_copy: Path) -> None:
+    rel = load_bundle(bundle_copy).model("onnxruntime").files["model"]
+    p = bundle_copy / rel
+    p.write_bytes(p.read_bytes()[:-10])
+    with pytest.raises(BundleError, match=rf"{rel}.*bytes, manifest says"):
+        load_bundle(bundle_copy, verify=False)
+
+
+def test_missing_file(bundle_copy: Path) -> None:
+    rel = load_bundle(bundle_copy).model("onnxruntime").files["model"]
+    (bundle_copy / rel).unlink()
+    with pytest.raises(BundleError, match=rf"{rel}.*missing"):
+        load_bundle(bundle_copy)
+
+
+def test_missing_manifest_and_path(bundle_copy: Path, tmp_path: Path) -> None:
+    (bundle_copy / MANIFEST).unlink()
+    with pytest.raises(BundleError, match="no manifest.json"):
+        load_bundle(bundle_copy)
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle(tmp_path / "nope")
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(BundleError, match="not a zip"):
+        load_bundle(tmp_path / "x.txt")
+
+
+def test_unknown_schema(bundle_copy: Path) -> None:
+    _edit_manifest(bundle_copy, lambda m: m.update(schema="edge-screen-bundle/99"))
+    with pytest.raises(BundleError, match=r"unknown bundle schema 'edge-screen-bundle/99'.*edge-screen-bundle/1"):
+        load_bundle(bundle_copy)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda m: m.pop("name"), r"missing field 'name'"),
+        (lambda m: m.update(labels=["only"]), r"'labels'"),
+        (lambda m: m["threshold"].update(value=1.5), r"threshold.value.*0..1.*1.5"),
+        (lambda m: m["threshold"].pop("method"), r"threshold.method"),
+        (lambda m: m["preprocessing"].update(crop="square"), r"'preprocessing' is invalid.*crop"),
+        (lambda m: m["models"][0].update(precision="int4"), r"models\[0\].precision.*int4"),
+        (lambda m: m["models"][0]["files"].update(model="not/listed.onnx"), r"not listed in 'files'"),
+        (lambda m: m["models"][0]["files"].update(model="../../etc/passwd"), r"inside the bundle"),
+        (lambda m: next(iter(m["files"].values())).update(sha256="xyz"), r"sha256 must be 64"),
+        (lambda m: m.update(models="all"), r"'models' must be"),
+    ],
+)
+def test_bad_field_is_named(bundle_copy: Path, edit, match: str) -> None:
+    _edit_manifest(bundle_copy, edit)
+    with pytest.raises(BundleError, match=match):
+        load_bundle(bundle_copy)
+
+
+def test_invalid_json(bundle_copy: Path) -> None:
+    (bundle_copy / MANIFEST).write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_bundle(bundle_copy)
+
+
+def test_zip_bundle_round_trip(tiny_bundle: Path, tmp_path: Path) -> None:
+    z = zip_bundle(tiny_bundle, tmp_path / "tiny.zip")
+    b = load_bundle(z)
+    ref = load_bundle(tiny_bundle)
+    assert b.id == ref.id and b.source == z.resolve()
+    assert b.root != ref.root and (b.root / MANIFEST).is_file()
+    assert load_bundle(z).root == b.root  # extracted once, reused (cache keyed by the zip hash)
+
+
+def test_zip_with_top_folder(tiny_bundle: Path, tmp_path: Path) -> None:
+    z = tmp_path / "nested.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for p in tiny_bundle.rglob("*"):
+            if p.is_file():
+                zf.write(p, f"tiny/{p.relative_to(tiny_bundle).as_posix()}")
+    assert load_bundle(z).name == "tiny"
+
+
+def test_zip_path_traversal_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    z = tmp_path / "evil.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(tiny_bundle / MANIFEST, MANIFEST)
+        zf.writestr("../../escaped.txt", "gotcha")
+    with pytest.raises(BundleError, match="outside the bundle"):
+        load_bundle(z)
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_zip_tampered_member(tiny_bundle: Path, tmp_path: Path) -> None:
+    rel = load_bundle(tiny_bundle).model("onnxruntime").files["model"]
+    z = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for p in tiny_bundle.rglob("*"):
+            if p.is_file():
+                data = p.read_bytes()
+                if p.relative_to(tiny_bundle).as_posix() == rel:
+                    data = data[:-1] + bytes([data[-1] ^ 1])
+                zf.writestr(p.relative_to(tiny_bundle).as_posix(), data)
+    with pytest.raises(BundleError, match=rf"{rel}.*SHA-256"):
+        load_bundle(z)
+
+
+def test_writer_extends_bundle(bundle_copy: Path, tmp_path: Path) -> None:
+    before = load_bundle(bundle_copy)
+    extra = tmp_path / "model_int8.onnx"
+    shutil.copy(before.path(before.model("onnxruntime").files["model"]), extra)
+    w = BundleWriter(bundle_copy)  # reopen without restating the preprocessing
+    w.add_model("onnxruntime", "int8", {"model": extra}, note="test copy")
+    w.add_report("quantization", {"accuracy_drop": 0.01})
+    w.set_threshold(0.25, "sensitivity>=0.95 on validation", {"n": 10})
+    w.write()
+    b = load_bundle(bundle_copy)
+    assert b.model("onnxruntime").precision == "int8"  # auto precision prefers int8
+    assert b.model("onnxruntime", "int8").extra["note"] == "test copy"
+    assert b.model("onnxruntime", "int8").files["model"] == "onnxruntime/int8/model_int8.onnx"
+    assert b.threshold == 0.25 and b.threshold_method.startswith("sensitivity")
+    assert json.loads(b.path(b.manifest["reports"]["quantization"]).read_text()) == {"accuracy_drop": 0.01}
+    assert b.id != before.id
+    assert not list(bundle_copy.glob(".manifest-*"))  # atomic write leaves no temp file
+
+
+def test_writer_refuses_other_preprocessing(bundle_copy: Path) -> None:
+    with pytest.raises(BundleError, match="preprocessing"):
+        BundleWriter(bundle_copy, preprocessing=Preprocessing(input_size=128))
+
+
+def test_writer_requires_preprocessing_for_new_bundle(tmp_path: Path) -> None:
+    (tmp_path / "m.onnx").write_bytes(b"x")
+    w = BundleWriter(tmp_path / "new")
+    w.add_model("onnxruntime", "fp32", {"model": tmp_path / "m.onnx"})
+    with pytest.raises(BundleError, match="preprocessing is required"):
+        w.write()
+
+
+def test_manifest_example_schema(tiny_bundle: Path) -> None:
+    m = json.loads((tiny_bundle / MANIFEST).read_text())
+    assert m["schema"] == SCHEMA
+    assert set(m) >= {"name", "version", "labels", "preprocessing", "threshold", "models", "files", "provenance"}
+
+
+def test_default_bundle_path_points_at_a_bundle_or_none() -> None:
+    p = default_bundle_path()
+    if p is None:
+        pytest.skip("no default model shipped yet (issue 'Default model')")
+    assert load_bundle(p).models

@@ -1,0 +1,170 @@
+"""The ``edge-screen`` command: screen, info, exit codes, plug-in discovery."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import cv2
+import pytest
+
+from edge_screen import cli
+from edge_screen.synthetic import synthetic_fundus
+
+TIMING_KEYS = {"decode", "preprocess", "inference", "heatmap", "total"}
+JSON_KEYS = {"file", "verdict", "probability", "threshold", "quality", "heatmap", "backend", "bundle", "timings_ms"}
+
+
+def _write_rgb(path: Path, rgb) -> Path:  # noqa: ANN001
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+@pytest.fixture(scope="module")
+def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """folder/ a.png, sub/b.jpg, sub/deeper/c.png (+ notes.txt that is not an image)."""
+    root = tmp_path_factory.mktemp("images")
+    _write_rgb(root / "a.png", synthetic_fundus(256, seed=1))
+    _write_rgb(root / "sub" / "b.jpg", synthetic_fundus(256, seed=2, lesions=("exudates",)))
+    _write_rgb(root / "sub" / "deeper" / "c.png", synthetic_fundus(256, seed=3, lesions=("haemorrhages",)))
+    (root / "sub" / "notes.txt").write_text("not an image")
+    return root
+
+
+def _run_main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse usage errors and --help
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_fields_and_directory_recursion(tiny_bundle: Path, image_tree: Path, tmp_path: Path, capsys) -> None:
+    heat_dir = tmp_path / "heat"
+    code, out, err = _run_main(
+        ["screen", str(image_tree), "--bundle", str(tiny_bundle), "--json", "--heatmap-dir", str(heat_dir), "--threads", "1"],
+        capsys,
+    )
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [Path(r["file"]).relative_to(image_tree).as_posix() for r in rows] == ["a.png", "sub/b.jpg", "sub/deeper/c.png"]
+    for r in rows:
+        assert set(r) >= JSON_KEYS
+        assert set(r["timings_ms"]) >= TIMING_KEYS
+        assert r["bundle"].startswith("tiny@0.0.1:")
+        assert r["threshold"] == 0.5 and r["verdict"] in {"normal", "abnormal", "ungradable"}
+        assert isinstance(r["quality"]["ok"], bool)
+        if r["verdict"] == "ungradable":
+            assert r["probability"] is None and r["heatmap"] is None
+        else:
+            assert 0.0 <= r["probability"] <= 1.0
+            assert (r["verdict"] == "abnormal") == (r["probability"] >= r["threshold"])
+            written = cv2.imread(r["heatmap"])
+            # drawn over the decoded image: same aspect as the 256x256 original, possibly reduced
+            assert written is not None and written.shape[0] == written.shape[1] <= 256
+    assert any(r["verdict"] != "ungradable" for r in rows)
+
+
+def test_text_output_and_backend_choice(tiny_bundle: Path, image_tree: Path, capsys) -> None:
+    code, out, err = _run_main(["screen", str(image_tree / "a.png"), "--bundle", str(tiny_bundle), "--backend", "onnxruntime"], capsys)
+    assert code == 0, err
+    assert out.startswith(str(image_tree / "a.png")) and len(out.splitlines()) == 1
+    assert "p=" in out or "ungradable" in out
+
+
+def test_corrupt_file_exit_3_one_line_no_traceback(tiny_bundle: Path, image_tree: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "corrupt.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    missing = tmp_path / "missing.png"
+    res = subprocess.run(
+        [sys.executable, "-m", "edge_screen", "screen", str(bad), str(image_tree / "a.png"), str(missing),
+         "--bundle", str(tiny_bundle), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 3, res.stderr
+    assert "Traceback" not in res.stderr
+    err_lines = res.stderr.strip().splitlines()
+    assert len(err_lines) == 2
+    assert str(bad) in err_lines[0] and str(missing) in err_lines[1]
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["file"] for r in rows] == [str(image_tree / "a.png")]  # the good file was still screened
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["screen"],  # no paths
+        ["screen", "x.png", "--threads", "0"],
+        ["screen", "x.png", "--backend", "pytorch"],
+        ["screen", "x.png", "--precision", "int4"],
+        ["no-such-command"],
+        [],
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys) -> None:
+    code, _, err = _run_main(argv, capsys)
+    assert code == 2
+    assert "Traceback" not in err
+
+
+def test_bad_bundle_and_no_images_exit_2(tmp_path: Path, tiny_bundle: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run_main(["screen", str(tmp_path / "empty"), "--bundle", str(tiny_bundle)], capsys)
+    assert code == 2 and "no images found" in err
+    code, _, err = _run_main(["screen", str(tmp_path), "--bundle", str(tmp_path / "nope")], capsys)
+    assert code == 2 and "bundle not found" in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_bundle_tells_to_pass_bundle(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("edge_screen.bundle.default_bundle_path", lambda: None)
+    monkeypatch.setattr("edge_screen.screener.default_bundle_path", lambda: None)
+    code, _, err = _run_main(["screen", str(tmp_path)], capsys)
+    assert code == 2 and "--bundle" in err
+
+
+def test_info_json(tiny_bundle: Path, capsys) -> None:
+    code, out, _ = _run_main(["info", "--bundle", str(tiny_bundle), "--json"], capsys)
+    assert code == 0
+    info = json.loads(out)
+    assert info["backends"]["onnxruntime"] is True
+    assert info["bundle"]["id"].startswith("tiny@") and "onnxruntime/fp32" in info["bundle"]["models"]
+    assert info["versions"]["onnxruntime"] == metadata.version("onnxruntime")
+    assert {"screen", "info"} <= set(info["commands"])
+    code, out, _ = _run_main(["info", "--bundle", str(tiny_bundle)], capsys)
+    assert code == 0 and "backends:" in out and "tiny@0.0.1" in out
+
+
+def test_broken_plugin_does_not_break_help(monkeypatch, capsys) -> None:
+    def fake_entry_points(group: str):  # noqa: ANN202
+        assert group == cli.ENTRY_POINT_GROUP
+        return [
+            metadata.EntryPoint("needs-extra", "edge_screen_no_such_module.cli:register", group),
+            metadata.EntryPoint("hello", "tests_hello_plugin:register", group),
+        ]
+
+    def register(sub) -> None:  # noqa: ANN001
+        p = sub.add_parser("hello", help="say hello")
+        p.set_defaults(func=lambda args: 0)
+
+    import types
+
+    monkeypatch.setitem(sys.modules, "tests_hello_plugin", types.SimpleNamespace(register=register))
+    monkeypatch.setattr(cli.metadata, "entry_points", fake_entry_points)
+    code, out, err = _run_main(["--help"], capsys)
+    assert code == 0
+    assert "hello" in out and "needs-extra" not in out and "Traceback" not in err
+    code, _, _ = _run_main(["hello"], capsys)
+    assert code == 0
+
+
+def test_console_script_help() -> None:
+    exe = Path(sys.executable).parent / "edge-screen"
+    if not exe.exists():
+        pytest.skip(f"console script not installed next to {sys.executable} (pip install -e .)")
+    res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "screen" in res.stdout and "info" in res.stdout
