@@ -1,0 +1,310 @@
+"""Write a benchmark run: ``results.json`` (validated), ``results.md``, ``machine.json`` and PNG plots.
+
+:func:`validate_results` is the schema of ``results.json`` (``edge-screen-benchmark/1``) written as
+code: it names the path of the first field that is missing or of the wrong type.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from edge_screen.errors import EdgeScreenError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = "edge-screen-benchmark/1"
+STATS_KEYS = ("n", "p50", "p90", "p99", "mean", "std", "min", "max")
+CELL_STATUSES = ("ok", "error", "skipped")
+STAGES = ("decode", "preprocess", "quality", "inference", "heatmap", "overlay")
+
+
+class ResultsSchemaError(EdgeScreenError):
+    """A results document does not follow ``edge-screen-benchmark/1``."""
+
+
+def _need(d: Any, key: str, typ: type | tuple[type, ...], where: str, *, nullable: bool = False) -> Any:
+    if not isinstance(d, Mapping) or key not in d:
+        raise ResultsSchemaError(f"{where}: missing field {key!r}")
+    v = d[key]
+    if v is None and nullable:
+        return v
+    if isinstance(v, bool) and typ in (int, float, (int, float)):
+        raise ResultsSchemaError(f"{where}.{key}: expected a number, got a bool {v!r}")
+    if not isinstance(v, typ):
+        raise ResultsSchemaError(f"{where}.{key}: expected {typ}, got {type(v).__name__} {str(v)[:80]!r}")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ResultsSchemaError(f"{where}.{key}: not finite ({v})")
+    return v
+
+
+def _check_stats(d: Any, where: str) -> None:
+    if not isinstance(d, Mapping):
+        raise ResultsSchemaError(f"{where}: expected a statistics object, got {type(d).__name__}")
+    for k in STATS_KEYS:
+        v = _need(d, k, (int, float), where)
+        if k != "n" and v < 0:
+            raise ResultsSchemaError(f"{where}.{k}: a duration cannot be negative ({v})")
+    if not d["min"] <= d["p50"] <= d["p90"] <= d["p99"] <= d["max"]:
+        raise ResultsSchemaError(f"{where}: percentiles out of order (min<=p50<=p90<=p99<=max): {dict(d)}")
+    if d["n"] < 1:
+        raise ResultsSchemaError(f"{where}.n: at least one sample needed, got {d['n']}")
+
+
+def _check_ok_cell(c: Mapping, where: str) -> None:
+    _need(c, "spec", Mapping, where)
+    spec = c["spec"]
+    for k, t in (("kind", str), ("backend", str), ("precision", str), ("threads", int)):
+        _need(spec, k, t, f"{where}.spec")
+    _need(c, "input_size", int, where)
+    _need(c, "load_ms", (int, float), where)
+    _need(c, "first_run_ms", (int, float), where)
+    _need(c, "peak_rss_mib", (int, float), where)
+    _need(c, "model_file_bytes", int, where)
+    _need(c, "runtime", Mapping, where)
+    _check_stats(_need(c, "latency_ms", Mapping, where), f"{where}.latency_ms")
+    if c["latency_ms"]["n"] != spec.get("runs"):
+        raise ResultsSchemaError(f"{where}.latency_ms.n is {c['latency_ms']['n']}, the spec asked for {spec.get('runs')} runs")
+    tp = c.get("throughput")
+    if tp is not None and "error" not in tp:
+        _need(tp, "batch", int, f"{where}.throughput")
+        _need(tp, "images_per_s", (int, float), f"{where}.throughput")
+        _check_stats(_need(tp, "batch_latency_ms", Mapping, f"{where}.throughput"), f"{where}.throughput.batch_latency_ms")
+    e2e = c.get("e2e")
+    if e2e is not None and "error" not in e2e:
+        _check_stats(_need(e2e, "total", Mapping, f"{where}.e2e"), f"{where}.e2e.total")
+        stages = _need(e2e, "stages", Mapping, f"{where}.e2e")
+        for s in STAGES:
+            _check_stats(_need(stages, s, Mapping, f"{where}.e2e.stages"), f"{where}.e2e.stages.{s}")
+    acc = c.get("accuracy")
+    if acc is not None and "error" not in acc:
+        _need(acc, "n", int, f"{where}.accuracy")
+        auc = _need(acc, "auc", (int, float), f"{where}.accuracy", nullable=True)
+        if auc is not None and not 0.0 <= auc <= 1.0:
+            raise ResultsSchemaError(f"{where}.accuracy.auc: must be in 0..1, got {auc}")
+        vs = acc.get("verdict_vs_fp32")
+        if vs is not None and not 0.0 <= _need(vs, "agreement", (int, float), f"{where}.accuracy.verdict_vs_fp32") <= 1.0:
+            raise ResultsSchemaError(f"{where}.accuracy.verdict_vs_fp32.agreement must be in 0..1")
+
+
+def validate_results(doc: Any) -> None:
+    """Raise :class:`ResultsSchemaError` unless ``doc`` is a valid ``edge-screen-benchmark/1`` document.
+
+    Required: ``schema``, ``created``, ``tool``, ``config``, ``machine`` (with ``cpu.model`` and
+    ``libraries``), ``notes`` (list of str), ``cells`` (list; each has ``id`` and ``status`` in
+    ok/error/skipped; an ok bundle/teacher cell has latency statistics whose percentiles are
+    ordered, load time, peak RSS, model size and the optional throughput / e2e / accuracy blocks),
+    ``comparisons`` (teacher vs student, with a positive ``speedup_p50``).
+    """
+    where = "results"
+    if _need(doc, "schema", str, where) != SCHEMA:
+        raise ResultsSchemaError(f"results.schema is {doc['schema']!r}; this reader knows {SCHEMA!r}")
+    for k, t in (("created", str), ("tool", str), ("config", Mapping), ("machine", Mapping), ("notes", list),
+                 ("cells", list), ("comparisons", list), ("smoke", bool)):
+        _need(doc, k, t, where)
+    cpu = _need(doc["machine"], "cpu", Mapping, "results.machine")
+    _need(cpu, "model", str, "results.machine.cpu")
+    _need(doc["machine"], "libraries", Mapping, "results.machine")
+    if not all(isinstance(n, str) for n in doc["notes"]):
+        raise ResultsSchemaError("results.notes: every note must be a string")
+    ids = set()
+    for i, c in enumerate(doc["cells"]):
+        w = f"results.cells[{i}]"
+        cid = _need(c, "id", str, w)
+        if cid in ids:
+            raise ResultsSchemaError(f"{w}.id: duplicate cell id {cid!r}")
+        ids.add(cid)
+        status = _need(c, "status", str, w)
+        if status not in CELL_STATUSES:
+            raise ResultsSchemaError(f"{w}.status: {status!r} is not one of {CELL_STATUSES}")
+        if status == "error":
+            _need(c, "error", str, w)
+        elif status == "skipped":
+            _need(c, "reason", str, w)
+        elif c.get("kind") == "app":
+            _check_stats(_need(c, "startup_to_exit_ms", Mapping, w), f"{w}.startup_to_exit_ms")
+        else:
+            _check_ok_cell(c, w)
+    for i, comp in enumerate(doc["comparisons"]):
+        w = f"results.comparisons[{i}]"
+        for k in ("teacher", "student"):
+            if _need(comp, k, str, w) not in ids:
+                raise ResultsSchemaError(f"{w}.{k}: {comp[k]!r} is not a cell id")
+        if _need(comp, "speedup_p50", (int, float), w) <= 0:
+            raise ResultsSchemaError(f"{w}.speedup_p50 must be positive, got {comp['speedup_p50']}")
+
+
+def _fmt(v: Any, nd: int = 2) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def _mb(n: int | None) -> str:
+    if n is None:
+        return "–"
+    return f"{n / 1e6:.2f}" if n >= 100_000 else f"{n / 1e6:.4f}"
+
+
+def _label(c: Mapping) -> str:
+    s = c["spec"]
+    name = "teacher" if s["kind"] == "teacher" else "student"
+    return f"{name} {s['backend']} {s['precision']} @{c.get('input_size', '?')} t{s['threads']}"
+
+
+def markdown(doc: Mapping) -> str:
+    """The results as Markdown: a model-only table, an end-to-end table, speedups, skipped/failed cells."""
+    m = doc["machine"]
+    cpu = m["cpu"]
+    libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items() if v)
+    lines = [f"# edge-screen benchmark ({doc['created']})", ""]
+    if doc.get("smoke"):
+        lines += ["**Smoke run: too few runs to quote.**", ""]
+    lines += [f"- Machine: {cpu['model']} ({cpu.get('usable_cores')} usable cores, {cpu.get('architecture')})"
+              + (f", GPUs: {', '.join(g['name'] for g in m['gpus'])}" if m.get("gpus") else ""),
+              f"- Key CPU flags: {', '.join(k for k, v in (cpu.get('key_flags') or {}).items() if v) or 'none'}",
+              f"- Libraries: {libs}", f"- Tool: {doc['tool']}"]
+    cam = doc.get("camera_image")
+    if cam:
+        lines.append(f"- End-to-end input: {cam['width']}x{cam['height']} JPEG q{cam['jpeg_quality']} "
+                     f"({cam['bytes'] / 1e6:.2f} MB), from {Path(str(cam['source'])).name}, read into memory before timing")
+    lines += [f"- Note: {n}" for n in doc["notes"]]
+    ok = [c for c in doc["cells"] if c["status"] == "ok" and c.get("kind") != "app" and "latency_ms" in c]
+    lines += ["", "## Model only (batch 1) and load", "",
+              "| cell | weights | file MB | load ms | p50 ms | p90 ms | p99 ms | mean ± std ms | batch-N img/s | peak RSS MiB | AUC | verdict = FP32 |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in ok:
+        lat, tp, acc = c["latency_ms"], c.get("throughput") or {}, c.get("accuracy") or {}
+        vs = acc.get("verdict_vs_fp32") or {}
+        weights = "random" if "random" in str(c.get("weights")) else ("ckpt" if c["spec"]["kind"] == "teacher" else "bundle")
+        tps = f"{tp['images_per_s']:.1f} (N={tp['batch']})" if "images_per_s" in tp else "–"
+        lines.append(
+            f"| {_label(c)} | {weights} | {_mb(c['model_file_bytes'])} | {c['load_ms']:.0f} | {lat['p50']:.2f} | "
+            f"{lat['p90']:.2f} | {lat['p99']:.2f} | {lat['mean']:.2f} ± {lat['std']:.2f} | {tps} | "
+            f"{c['peak_rss_mib']:.0f} | {_fmt(acc.get('auc'), 3)} | {_fmt(vs.get('agreement'), 3)} |")
+    e2e = [c for c in ok if c.get("e2e") and "error" not in c["e2e"]]
+    if e2e:
+        lines += ["", "## End to end: JPEG bytes -> Screener.screen -> heatmap overlay (p50 ms per stage)", "",
+                  "| cell | decoded to | decode | preprocess | quality | inference | heatmap | overlay | total p50 | total p90 |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for c in e2e:
+            st = c["e2e"]["stages"]
+            ds = c["e2e"].get("decoded_size") or ["?", "?"]
+            lines.append(f"| {_label(c)} | {ds[0]}x{ds[1]} | " + " | ".join(f"{st[s]['p50']:.2f}" for s in STAGES)
+                         + f" | {c['e2e']['total']['p50']:.2f} | {c['e2e']['total']['p90']:.2f} |")
+    if doc["comparisons"]:
+        lines += ["", "## Teacher (FP32 PyTorch) vs student INT8, same run", "",
+                  "| teacher | student | threads | teacher p50 ms | student p50 ms | speedup | e2e speedup |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for comp in doc["comparisons"]:
+            lines.append(f"| {comp['teacher']} | {comp['student']} | {comp['threads']} | {comp['teacher_p50_ms']:.2f} | "
+                         f"{comp['student_p50_ms']:.2f} | {comp['speedup_p50']:.1f}x | {_fmt(comp.get('e2e_speedup_p50'), 1)}x |")
+    apps = [c for c in doc["cells"] if c.get("kind") == "app" and c["status"] == "ok"]
+    for c in apps:
+        st = c["startup_to_exit_ms"]
+        lines += ["", f"App start-up to ready (`{c['command']}`, {st['n']} runs): p50 {st['p50']:.0f} ms, max {st['max']:.0f} ms"]
+    other = [f"- `{c['id']}` {c['status']}: {c.get('reason') or c.get('error')}" for c in doc["cells"] if c["status"] != "ok"]
+    other += [f"- `{c['id']}` {block} error: {(c.get(block) or {})['error']}" for c in ok
+              for block in ("e2e", "accuracy", "throughput") if "error" in (c.get(block) or {})]
+    if other:
+        lines += ["", "## Not measured", "", *other]
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(doc: Mapping, out: Path) -> list[Path]:
+    """``latency.png`` (p50 with p90 whiskers per cell), ``e2e_stages.png`` and ``latency_vs_auc.png``.
+
+    Returns the paths written (none when no cell succeeded).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [c for c in doc["cells"] if c["status"] == "ok" and "latency_ms" in c]
+    written: list[Path] = []
+    if not ok:
+        return written
+    labels = [_label(c) for c in ok]
+    p50 = [c["latency_ms"]["p50"] for c in ok]
+    p90 = [c["latency_ms"]["p90"] for c in ok]
+    e2e = [c["e2e"]["total"]["p50"] if "total" in (c.get("e2e") or {}) else 0.0 for c in ok]
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.9 * len(ok) + 5), 4.5))
+    xs = range(len(ok))
+    ax.bar([x - 0.2 for x in xs], p50, width=0.4, label="model only p50 (bar) / p90 (whisker)",
+           yerr=[[0] * len(ok), [b - a for a, b in zip(p50, p90)]], capsize=3, color="tab:blue")
+    cam = doc.get("camera_image") or {}
+    ax.bar([x + 0.2 for x in xs], e2e, width=0.4, color="tab:orange",
+           label=f"end to end p50 ({cam.get('width', '?')}x{cam.get('height', '?')} JPEG)")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel("ms (log scale)")
+    ax.set_yscale("log")
+    ax.set_title(f"Latency per backend / precision — {doc['machine']['cpu']['model']}"[:90], fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    path = out / "latency.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+
+    staged = [c for c in ok if "stages" in (c.get("e2e") or {})]
+    if staged:
+        fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(staged)))
+        left = [0.0] * len(staged)
+        for stage in STAGES:
+            widths = [c["e2e"]["stages"][stage]["p50"] for c in staged]
+            ax.barh(range(len(staged)), widths, left=left, label=stage)
+            left = [a + b for a, b in zip(left, widths)]
+        ax.set_yticks(range(len(staged)))
+        ax.set_yticklabels([_label(c) for c in staged], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("ms (p50 of each stage)")
+        ax.set_title("End-to-end stage breakdown", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.tight_layout()
+        path = out / "e2e_stages.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    pts = [(c["latency_ms"]["p50"], (c.get("accuracy") or {}).get("auc"), _label(c)) for c in ok]
+    pts = [p for p in pts if p[1] is not None]
+    if pts:
+        for x, y, lab in pts:
+            ax.scatter([x], [y])
+            ax.annotate(lab, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+    else:
+        ax.text(0.5, 0.5, "no labelled set (--images with labels) or no AUC measured",
+                ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.set_xlabel("model-only p50 latency, ms (log)")
+    ax.set_ylabel("AUC (abnormal vs normal)")
+    ax.set_title("Latency vs AUC", fontsize=10)
+    fig.tight_layout()
+    path = out / "latency_vs_auc.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def write_report(doc: Mapping, out: Path, *, plots: bool = True) -> dict[str, Path]:
+    """Validate, then write results.json, machine.json, results.md and (``plots``) the PNGs into ``out``."""
+    validate_results(doc)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"results": out / "results.json", "machine": out / "machine.json", "markdown": out / "results.md"}
+    paths["results"].write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    paths["machine"].write_text(json.dumps(doc["machine"], indent=1) + "\n")
+    paths["markdown"].write_text(markdown(doc))
+    if plots:
+        for p in write_plots(doc, out):
+            paths[p.stem] = p
+    return paths
