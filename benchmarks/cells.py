@@ -109,7 +109,7 @@ def _screener_screen(screener: Any) -> Screen:
 
     def screen(data: bytes) -> tuple[np.ndarray, np.ndarray | None, dict[str, float], str]:
         r = screener.screen(data)
-        return r.image, r.heatmap, dict(r.timings_ms), r.verdict
+        return r.image, r.image_heatmap, dict(r.timings_ms), r.verdict
 
     return screen
 

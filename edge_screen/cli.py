@@ -89,9 +89,9 @@ def _cmd_screen(args: argparse.Namespace) -> int:
             print(f"edge-screen: {item.source}: {_one_line(item.error)}", file=sys.stderr)
             continue
         heat_path = None
-        if heat_dir is not None and item.heatmap is not None:
+        if heat_dir is not None and item.image_heatmap is not None:
             try:
-                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), item.image, item.heatmap))
+                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), item.image, item.image_heatmap))
             except EdgeScreenError as exc:
                 n_failed += 1
                 print(f"edge-screen: {item.source}: {_one_line(exc)}", file=sys.stderr)

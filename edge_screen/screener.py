@@ -7,6 +7,7 @@ sent to the model: a verdict on a photo the model cannot read is worse than none
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -19,7 +20,7 @@ import numpy as np
 from edge_screen.bundle import Bundle, default_bundle_path, load_bundle
 from edge_screen.errors import BundleError, EdgeScreenError, UsageError
 from edge_screen.imageio import LoadedImage, load_image
-from edge_screen.preprocess import Preprocessed, detect_fov, preprocess
+from edge_screen.preprocess import Preprocessed, Transform, detect_fov, preprocess
 from edge_screen.quality import QualityReport, QualityThresholds, assess_quality
 from edge_screen.runtime import Runtime, create_runtime
 
@@ -32,15 +33,18 @@ STAGES = ("decode", "preprocess", "quality", "inference", "heatmap", "total")
 class ScreenResult:
     """The outcome for one image.
 
-    ``heatmap``: (H, W) float32 0..1 over the ORIGINAL image (``original_size``), or None
-    (ungradable, or heatmap=False). ``image``: the decoded (H', W', 3) uint8 RGB, possibly
-    reduced (see ``scale``); :func:`edge_screen.heatmap.overlay` resizes the map onto it.
+    ``image``: the decoded (H', W', 3) uint8 RGB, possibly reduced from the stored image
+    (see ``scale``). ``image_heatmap``: (H', W') float32 0..1 aligned with ``image`` (what an
+    overlay wants), or None (ungradable, or heatmap=False). ``heatmap``: the same map over the
+    ORIGINAL image (``original_size``), computed on first access: for a 12 MP photo that is a
+    49 MB array, so display code should use ``image_heatmap`` or :meth:`heatmap_for`.
+    ``cam``: the model's own (h, w) map over the model input; ``transform`` maps it back.
     """
 
     verdict: str
     probability: float | None
     threshold: float
-    heatmap: np.ndarray | None
+    image_heatmap: np.ndarray | None
     quality: QualityReport
     backend: str
     precision: str
@@ -50,6 +54,23 @@ class ScreenResult:
     image: np.ndarray
     original_size: tuple[int, int] | None = None  # (width, height) of the stored image
     scale: float = 1.0  # image width / original width
+    cam: np.ndarray | None = None
+    transform: Transform | None = None
+
+    @functools.cached_property
+    def heatmap(self) -> np.ndarray | None:
+        """(H, W) float32 0..1 over the original image, or None."""
+        if self.cam is None or self.transform is None:
+            return None
+        if self.original_size is None or tuple(self.original_size) == self.image.shape[1::-1]:
+            return self.image_heatmap
+        return self.heatmap_for(self.original_size)
+
+    def heatmap_for(self, size: tuple[int, int]) -> np.ndarray | None:
+        """The heatmap over the same photo at another (width, height), e.g. a display size."""
+        if self.cam is None or self.transform is None:
+            return None
+        return self.transform.map_to_image(self.cam, size=tuple(size)).astype(np.float32, copy=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (no arrays)."""
@@ -196,19 +217,23 @@ class Screener:
         mapped = None
         if heat is not None:
             t = time.perf_counter()
-            mapped = p.pre.transform.map_to_image(heat, size=p.loaded.original_size).astype(np.float32, copy=False)
+            # aligned with the decoded image; the original-size map is computed only on request
+            mapped = p.pre.transform.map_to_image(heat).astype(np.float32, copy=False)
             p.timings["heatmap"] = _ms(t)
         verdict = "abnormal" if prob >= self.threshold else "normal"
         # own stages only: in a batch, other images' decoding does not count against this one
         p.timings["total"] = p.prep_ms + inference_ms + _ms(t_finish)
-        return self._result(p.loaded, p.quality, verdict, prob, mapped, p.timings)
+        return self._result(p.loaded, p.quality, verdict, prob, mapped, p.timings,
+                            cam=heat, transform=p.pre.transform if heat is not None else None)
 
-    def _result(self, loaded, report, verdict, prob, heat, timings) -> ScreenResult:  # noqa: ANN001
+    def _result(self, loaded, report, verdict, prob, heat, timings, *, cam=None, transform=None) -> ScreenResult:  # noqa: ANN001
         return ScreenResult(
             verdict=verdict,
             probability=prob,
             threshold=self.threshold,
-            heatmap=heat,
+            image_heatmap=heat,
+            cam=None if cam is None else np.asarray(cam, dtype=np.float32),
+            transform=transform,
             quality=report,
             backend=self.runtime.name,
             precision=self.runtime.precision,

@@ -193,7 +193,7 @@ def _screen_job(token, report, screener, capture: Capture):  # noqa: ANN001 - wo
     source = capture.pixels if capture.pixels is not None else capture.data
     result = screener.screen(source, heatmap=True)
     full = capture.pixels if capture.pixels is not None else load_image(capture.data, target_size=DISPLAY_MAX // 2).rgb
-    return result, for_display(full, result.heatmap)
+    return result, for_display(full, result.image_heatmap)
 
 
 def _load_model_job(token, report, bundle_path: str, backend: str, threads: int):  # noqa: ANN001
@@ -218,7 +218,7 @@ def _save_job(token, report, store: RecordStore, visits: list[PendingVisit]):  #
             probability=r.probability, threshold=r.threshold, bundle_id=r.bundle, bundle_version=bundle_version,
             backend=f"{r.backend}/{r.precision}", operator=v.operator, source=v.capture.source,
             quality_reasons=r.quality.reasons,
-            heatmap_png=None if r.heatmap is None else heatmap_png(r.heatmap))
+            heatmap_png=None if r.image_heatmap is None else heatmap_png(r.image_heatmap))
         saved.append((v, rec))
         report(("saved", v, rec))
     return saved

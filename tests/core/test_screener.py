@@ -86,6 +86,10 @@ def test_reduced_decode_maps_heatmap_to_original(screener: Screener, tmp_path: P
     px, py = _peak(res.heatmap)
     assert abs(px - cx) < 200 and abs(py - cy) < 200, (px, py)
     assert res.source == str(path)
+    # the display map is aligned with the reduced decode and peaks at the same place, scaled
+    assert res.image_heatmap.shape == res.image.shape[:2]
+    qx, qy = _peak(res.image_heatmap)
+    assert abs(qx / res.scale - cx) < 200 and abs(qy / res.scale - cy) < 200, (qx, qy, res.scale)
 
 
 def test_path_bytes_and_array_agree(screener: Screener, tmp_path: Path) -> None:
