@@ -1,0 +1,301 @@
+"""``edge-screen export | quantize | build-engine`` (CLI plug-ins) and the bundle exporter behind them.
+
+No torch import at module import time (ARCHITECTURE.md "Packaging"): ``edge-screen --help`` stays
+fast and works where only the runtime is installed. Everything heavy is imported inside functions.
+
+Bundle layout written here (ARCHITECTURE.md "Bundle")::
+
+    onnx/model_fp32.onnx            onnxruntime fp32 (always written: it is the reference)
+    onnx/model_int8_u8s8.onnx       onnxruntime int8 (static QDQ U8S8)
+    openvino/<precision>/model.xml  openvino fp32 | fp16 | int8 (+ model.bin)
+    tensorrt/model_int8_qdq.onnx    tensorrt int8 (symmetric S8S8 Q/DQ; build the engine on the device)
+    tensorrt/model_fp32.onnx        tensorrt fp16 / fp32 (engine built with --precision fp16)
+    torch-tensorrt/model_<p>.ep     torch-tensorrt ExportedProgram
+    reports/quantization.json       {"<backend>/<precision>": QuantizationReport, ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from edge_screen.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("onnx", "openvino", "tensorrt", "torch-tensorrt")
+PRECISIONS = ("fp32", "fp16", "int8")
+_SUPPORTED = {
+    "onnx": ("fp32", "int8"),
+    "openvino": ("fp32", "fp16", "int8"),
+    "tensorrt": ("fp32", "fp16", "int8"),
+    "torch-tensorrt": ("fp32", "fp16", "int8"),
+}
+_BACKEND = {"onnx": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt", "torch-tensorrt": "torch-tensorrt"}
+TRT_NOTE = "build the engine on the device: edge-screen build-engine"
+
+
+def export_bundle(
+    model: Any,
+    out: str | os.PathLike,
+    *,
+    targets: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+    input_size: int | None = None,
+    calib: Any = None,
+    val: Any = None,
+    max_auc_drop: float | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    crop: str = "fov",
+) -> Path:
+    """Export ``model`` (a FundusClassifier) into the bundle folder ``out`` (created or extended).
+
+    The FP32 ONNX (the reference every other artifact is made from) is exported once per call.
+
+    Args:
+        targets: ``(format, precision)`` pairs, e.g. ``[("openvino", "int8")]``; see :data:`_SUPPORTED`.
+        input_size: S (default: ``model.default_cfg["input_size"]``).
+        calib: ``edge_screen.quantize.calib.ImageSet`` (int8: calibration images).
+        val: ``ImageSet`` with labels: accuracy control and the report's AUCs. Without it the
+            report compares on the calibration images (no AUC).
+        max_auc_drop: OpenVINO int8 only: ``nncf.quantize_with_accuracy_control`` bound.
+    Returns: the bundle root.
+    """
+    from edge_screen.bundle import BundleWriter
+    from edge_screen.preprocess import Preprocessing
+    from edge_screen.quantize.cam import with_heatmap
+    from edge_screen.quantize.onnx_export import torch_to_onnx
+
+    if not targets:
+        raise UsageError("nothing to export: give at least one (format, precision)")
+    for format, precision in targets:
+        if format not in FORMATS:
+            raise UsageError(f"format {format!r} is not valid; valid: {', '.join(FORMATS)}")
+        if precision not in _SUPPORTED[format]:
+            raise UsageError(
+                f"precision {precision!r} is not available for {format}; valid: {', '.join(_SUPPORTED[format])}"
+                + (" (ONNX Runtime on CPU has no FP16 path: use openvino fp16 or tensorrt fp16)" if format == "onnx" else "")
+            )
+        if precision == "int8" and calib is None:
+            raise UsageError(f"{format} int8 needs calibration images: pass --calib DATA (about 300 real images)")
+    if max_auc_drop is not None and (("openvino", "int8") not in targets or val is None):
+        raise UsageError("--max-auc-drop works with --format openvino --precision int8 and needs --val DATA")
+    cfg = dict(getattr(model, "default_cfg", {}))
+    size = int(input_size or cfg.get("input_size") or 0)
+    if size <= 0:
+        raise UsageError("input size unknown: pass --img-size N")
+    prep = Preprocessing(
+        input_size=size,
+        mean=tuple(cfg.get("mean", (0.5, 0.5, 0.5))),
+        std=tuple(cfg.get("std", (0.5, 0.5, 0.5))),
+        color_order=cfg.get("color_order", "RGB"),
+        crop=crop,
+    )
+    for what, data in (("calibration", calib), ("validation", val)):
+        if data is not None and tuple(data.images.shape[1:]) != (3, size, size):
+            raise UsageError(f"{what} images are {data.images.shape[1:]}, the model input is (3, {size}, {size})")
+    root = Path(out)
+    if name is None and not (root / "manifest.json").is_file():
+        name = cfg.get("name")  # a new bundle is named after the model; an extended one keeps its name
+    writer = BundleWriter(root, name=name, version=version, preprocessing=prep)
+    graph = with_heatmap(model)
+    writer.manifest["heatmap"] = {"kind": graph.kind, "class_index": graph.class_index}
+    if cfg.get("threshold") is not None and "threshold" not in writer.manifest:
+        writer.set_threshold(float(cfg["threshold"]), "from the training checkpoint (validation)")
+    writer.set_provenance(student=cfg.get("name"), checkpoint=cfg.get("checkpoint"))
+
+    fp32 = torch_to_onnx(graph, root / "onnx" / "model_fp32.onnx", input_size=size)
+    writer.add_model("onnxruntime", "fp32", {"model": fp32})
+    for format, precision in targets:
+        artifact = _write_format(writer, root, fp32, graph, format, precision, size, calib, val, max_auc_drop)
+        if precision == "int8" and artifact is not None:
+            _add_report(writer, root, fp32, artifact, format, calib, val)
+        log.info("bundle %s: %s %s written", root, format, precision)
+    writer.write()
+    return root
+
+
+def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, precision: str, size: int,
+                  calib: Any, val: Any, max_auc_drop: float | None) -> Path | None:  # fmt: skip
+    """Write one artifact into the bundle; return the path used for the INT8 report (or None)."""
+    images = None if calib is None else calib.images
+    if format == "onnx":
+        if precision == "int8":
+            from edge_screen.quantize.ort_quant import onnx_to_ort_int8
+
+            path = onnx_to_ort_int8(fp32, root / "onnx" / "model_int8_u8s8.onnx", images)
+            writer.add_model("onnxruntime", "int8", {"model": path}, quantization="static QDQ U8S8 per-channel")
+            return path
+        return None
+    if format == "openvino":
+        from edge_screen.quantize.openvino_export import onnx_to_openvino
+
+        validation = (val.images, val.labels) if val is not None and max_auc_drop is not None else None
+        xml = onnx_to_openvino(fp32, root / "openvino" / precision / "model.xml", precision=precision,
+                               calibration=images, validation=validation, max_auc_drop=max_auc_drop)  # fmt: skip
+        extra = {"max_auc_drop": max_auc_drop} if max_auc_drop is not None and precision == "int8" else {}
+        writer.add_model("openvino", precision, {"model": xml, "weights": xml.with_suffix(".bin")}, **extra)
+        return xml
+    if format == "tensorrt":
+        from edge_screen.quantize.tensorrt_export import onnx_to_qdq_s8s8, trtexec_command
+
+        if precision == "int8":
+            path = onnx_to_qdq_s8s8(fp32, root / "tensorrt" / "model_int8_qdq.onnx", images)
+        else:
+            path = fp32
+        rel = path.relative_to(root).as_posix()
+        writer.add_model("tensorrt", precision, {"onnx": path}, note=TRT_NOTE,
+                         trtexec=trtexec_command(rel, "model.engine", precision=precision, input_size=size))  # fmt: skip
+        return path if precision == "int8" else None
+    from edge_screen.quantize.tensorrt_export import torch_to_torch_tensorrt
+
+    path = torch_to_torch_tensorrt(graph, root / "torch-tensorrt" / f"model_{precision}.ep", input_size=size,
+                                   precision=precision, calibration=images)  # fmt: skip
+    writer.add_model("torch-tensorrt", precision, {"model": path})
+    return None
+
+
+def _add_report(writer: Any, root: Path, fp32: Path, artifact: Path, format: str, calib: Any, val: Any) -> None:
+    """FP32 ONNX (reference) vs the INT8 artifact on the validation (else calibration) images."""
+    from edge_screen.quantize.onnx_export import run_onnx
+    from edge_screen.quantize.quant_report import compare_outputs
+
+    data = val if val is not None else calib
+    labels = data.labels if data.labelled else None
+    ref = run_onnx(fp32, data.images)
+    if format == "openvino":
+        from edge_screen.quantize.openvino_export import run_openvino
+
+        cand = run_openvino(artifact, data.images)
+        sizes = {"fp32": fp32, "int8": artifact, "int8_weights": artifact.with_suffix(".bin")}
+    else:  # ORT U8S8, or the TensorRT Q/DQ graph run in ONNX Runtime (same scales as the engine)
+        cand = run_onnx(artifact, data.images)
+        sizes = {"fp32": fp32, "int8": artifact}
+    threshold = float(writer.manifest.get("threshold", {}).get("value", 0.5))
+    backend = _BACKEND[format]
+    report = compare_outputs(ref, cand, reference_name="onnxruntime/fp32", candidate_name=f"{backend}/int8",
+                             threshold=threshold, labels=labels, sizes=sizes)  # fmt: skip
+    notes = [] if val is not None else ["compared on the calibration images (no --val): no AUC"]
+    if format == "tensorrt":
+        notes.append("Q/DQ graph run in ONNX Runtime on the CPU; the TensorRT engine fuses the same scales")
+    entry = {**report.to_dict(), "notes": notes}
+    existing: dict = {}
+    rel = writer.manifest.get("reports", {}).get("quantization")
+    if rel and (root / rel).is_file():
+        existing = json.loads((root / rel).read_text(encoding="utf-8"))
+    existing[f"{backend}/int8"] = entry
+    writer.add_report("quantization", existing)
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def _load_model(args: argparse.Namespace) -> Any:
+    from edge_screen.quantize.models import create_model
+
+    return create_model(args.arch, checkpoint=args.model, trust_checkpoint=args.trust_checkpoint,
+                        input_size=args.img_size)  # fmt: skip
+
+
+def _image_sets(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
+    from edge_screen.preprocess import Preprocessing
+    from edge_screen.quantize.calib import load_image_set
+
+    cfg = model.default_cfg
+    prep = Preprocessing(input_size=int(args.img_size or cfg["input_size"]), mean=tuple(cfg["mean"]),
+                         std=tuple(cfg["std"]), color_order=cfg.get("color_order", "RGB"), crop=args.crop)  # fmt: skip
+    calib = load_image_set(args.calib, prep, limit=args.calib_images) if args.calib else None
+    val = load_image_set(args.val, prep, limit=None) if args.val else None
+    if val is not None and not val.labelled:
+        raise UsageError(f"--val {args.val} needs labels of both classes (normal and abnormal) for the AUC")
+    return calib, val
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    model = _load_model(args)
+    calib, val = _image_sets(args, model)
+    root = export_bundle(model, args.out, targets=[(args.format, args.precision)], input_size=args.img_size,
+                         calib=calib, val=val, max_auc_drop=args.max_auc_drop, name=args.name,
+                         version=args.version, crop=args.crop)  # fmt: skip
+    print(f"bundle written: {root}")
+    return 0
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="CKPT", help="training checkpoint or Jang released .pth")
+    p.add_argument("--arch", default=None, help="registry model name (needed unless CKPT is an edge-screen checkpoint)")
+    p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary pickles in CKPT")
+    p.add_argument("--img-size", type=int, default=None, help="model input size S (default: the model's)")
+    p.add_argument("--crop", choices=("fov", "none"), default="fov", help="preprocessing crop (default fov)")
+    p.add_argument("--calib", default=None, metavar="DATA", help="labels.csv or folder of calibration images")
+    p.add_argument("--calib-images", type=int, default=300, help="calibration images to draw (default 300)")
+    p.add_argument("--val", default=None, metavar="DATA", help="labelled validation images (AUC, accuracy control)")
+
+
+def register_export(sub: argparse._SubParsersAction) -> None:
+    """``edge-screen export``: write or extend a model bundle."""
+    p = sub.add_parser("export", help="export a checkpoint to a bundle (onnx, openvino, tensorrt; fp32/fp16/int8)")
+    _add_model_args(p)
+    p.add_argument("--format", choices=FORMATS, required=True)
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    p.add_argument("--max-auc-drop", type=float, default=None, help="openvino int8: accuracy-controlled PTQ")
+    p.add_argument("--name", default=None, help="bundle name (default: the model name)")
+    p.add_argument("--version", default=None, help="bundle version")
+    p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder (created or extended)")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    if not args.qat:
+        raise UsageError("edge-screen quantize currently does QAT only: pass --qat (PTQ is `export --precision int8`)")
+    from edge_screen.quantize.qat import qat_finetune
+
+    model = _load_model(args)
+    calib, val = _image_sets(args, model)
+    if args.train is None:
+        raise UsageError("--qat needs labelled training images: pass --train DATA")
+    from edge_screen.quantize.calib import load_image_set
+    from edge_screen.preprocess import Preprocessing
+
+    cfg = model.default_cfg
+    prep = Preprocessing(input_size=int(args.img_size or cfg["input_size"]), mean=tuple(cfg["mean"]),
+                         std=tuple(cfg["std"]), color_order=cfg.get("color_order", "RGB"), crop=args.crop)  # fmt: skip
+    train = load_image_set(args.train, prep, limit=None)
+    root = qat_finetune(model, train, args.out, calibration=calib, validation=val, epochs=args.epochs, lr=args.lr)
+    print(f"QAT fine-tuned OpenVINO INT8 written to bundle {root}")
+    return 0
+
+
+def register_quantize(sub: argparse._SubParsersAction) -> None:
+    """``edge-screen quantize --qat``: fine-tune with fake quantization, export OpenVINO INT8."""
+    p = sub.add_parser("quantize", help="quantization-aware fine-tuning (--qat) when PTQ loses too much AUC")
+    _add_model_args(p)
+    p.add_argument("--qat", action="store_true", help="fine-tune with fake quantization (NNCF)")
+    p.add_argument("--train", default=None, metavar="DATA", help="labelled images to fine-tune on")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--lr", type=float, default=1e-5)
+    p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder (openvino/int8 is replaced)")
+    p.set_defaults(func=_cmd_quantize)
+
+
+def _cmd_build_engine(args: argparse.Namespace) -> int:
+    from edge_screen.quantize.tensorrt_export import onnx_to_tensorrt
+
+    out = onnx_to_tensorrt(args.onnx, args.out, precision=args.precision, workspace_mb=args.workspace,
+                           timing_cache=args.timing_cache, max_batch=args.max_batch)  # fmt: skip
+    print(f"engine written: {out}")
+    return 0
+
+
+def register_build_engine(sub: argparse._SubParsersAction) -> None:
+    """``edge-screen build-engine MODEL.onnx --precision int8|fp16 --out MODEL.engine`` (on the device)."""
+    p = sub.add_parser("build-engine", help="build a TensorRT engine on this device from a bundle's ONNX")
+    p.add_argument("onnx", metavar="MODEL.onnx", help="Q/DQ ONNX (int8) or FP32 ONNX (fp16/fp32)")
+    p.add_argument("--precision", choices=("int8", "fp16", "fp32"), default="int8")
+    p.add_argument("--workspace", type=int, default=1024, metavar="MB", help="builder workspace (default 1024 MB)")
+    p.add_argument("--timing-cache", default=None, metavar="FILE", help="read/write a timing cache (faster rebuilds)")
+    p.add_argument("--max-batch", type=int, default=8, help="largest batch of the optimisation profile")
+    p.add_argument("--out", required=True, metavar="MODEL.engine")
+    p.set_defaults(func=_cmd_build_engine)

@@ -1,0 +1,173 @@
+"""PyTorch -> ONNX with the heatmap in the graph (ARCHITECTURE.md "Model I/O contract").
+
+The dynamo exporter at opset 18 folds timm's ``Conv2dSame`` padding into ``Conv`` (the legacy
+exporter emitted ~230 shape ops), and the example input has batch 2: with batch 1 the requested
+dynamic batch was silently dropped here (FACTS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge_screen.errors import EdgeScreenError, UsageError
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME = "image"
+OUTPUT_NAMES = ("probabilities", "heatmap")
+OPSET = 18
+
+
+@dataclass(frozen=True)
+class Parity:
+    """Max absolute difference between two runs of the same graph on the same batch."""
+
+    probabilities: float
+    heatmap: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"probabilities": self.probabilities, "heatmap": self.heatmap}
+
+
+def torch_to_onnx(
+    graph: nn.Module,
+    out: str | os.PathLike,
+    *,
+    input_size: int,
+    check: bool = True,
+    parity_atol: float = 1e-4,
+    seed: int = 0,
+) -> Path:
+    """Export a heatmap graph (``edge_screen.quantize.cam.with_heatmap``) to ONNX; returns ``out``.
+
+    Args:
+        graph: module with ``forward(image [B,3,S,S] f32) -> (probabilities [B,2], heatmap [B,h,w])``.
+        out: ``.onnx`` path to write (parent folders are created). Weights are stored inline.
+        input_size: S.
+        check: run ``onnx.checker`` and an ONNX Runtime parity check against torch on a random
+            batch of 3 (a size other than the export example, so the dynamic batch is exercised).
+        parity_atol: max allowed absolute difference for both outputs.
+
+    Raises:
+        EdgeScreenError: the checker fails, the batch axis is not dynamic, or parity is off.
+    """
+    if input_size < 32:
+        raise UsageError(f"input_size {input_size} is too small; valid: >= 32 (typically 224..512)")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    graph = graph.eval()
+    example = torch.randn(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(seed))
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    with torch.no_grad():
+        program = torch.onnx.export(
+            graph,
+            (example,),
+            dynamo=True,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_shapes={"image": {0: batch}},
+            optimize=True,
+            verbose=False,
+        )
+    program.save(str(out), external_data=False)
+    log.info("exported %s (opset %d) to %s", type(graph).__name__, OPSET, out)
+    if check:
+        check_onnx(out)
+        x = torch.randn(3, 3, input_size, input_size, generator=torch.Generator().manual_seed(seed + 1))
+        with torch.no_grad():
+            ref = tuple(t.numpy() for t in graph(x))
+        got = run_onnx(out, x.numpy())
+        parity = compare(ref, got)
+        if max(parity.probabilities, parity.heatmap) > parity_atol:
+            raise EdgeScreenError(
+                f"ONNX export of {out.name} disagrees with torch: max |diff| {parity.to_dict()} > {parity_atol}; "
+                "check for ops that export differently (e.g. timm 'same' padding) or raise parity_atol"
+            )
+        log.info("ONNX Runtime parity vs torch: %s", parity.to_dict())
+    return out
+
+
+def check_onnx(path: str | os.PathLike) -> None:
+    """``onnx.checker`` (full check) plus the I/O contract: names, dtypes and a dynamic batch axis."""
+    import onnx
+
+    model = onnx.load(str(path))
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise EdgeScreenError(f"{path}: onnx.checker failed: {exc}") from exc
+    inputs = [i.name for i in model.graph.input]
+    outputs = [o.name for o in model.graph.output]
+    if inputs != [INPUT_NAME] or outputs != list(OUTPUT_NAMES):
+        raise EdgeScreenError(
+            f"{path}: I/O names {inputs} -> {outputs}; the contract is [{INPUT_NAME!r}] -> {list(OUTPUT_NAMES)}"
+        )
+    dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
+    if dim0.HasField("dim_value"):
+        raise EdgeScreenError(
+            f"{path}: batch axis of {INPUT_NAME!r} is fixed at {dim0.dim_value}; export with a batch-2 example "
+            "and dynamic_shapes so the batch stays dynamic"
+        )
+
+
+def run_onnx(path: str | os.PathLike, batch: np.ndarray, *, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Run an exported graph in ONNX Runtime (CPU): ``[B,3,S,S] f32 -> (probs [B,2], heatmap [B,h,w])``."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    probs, heat = sess.run(list(OUTPUT_NAMES), {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})
+    return probs, heat
+
+
+def compare(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> Parity:
+    """Max absolute difference of (probabilities, heatmap) pairs of the same shapes."""
+    for x, y, name in zip(a, b, OUTPUT_NAMES):
+        if x.shape != y.shape:
+            raise EdgeScreenError(f"{name} shapes differ: {x.shape} vs {y.shape}")
+    return Parity(float(np.abs(a[0] - b[0]).max()), float(np.abs(a[1] - b[1]).max()))
+
+
+def feature_map_name(model: "onnx.ModelProto") -> str:  # noqa: F821 - onnx imported lazily
+    """Name of the backbone's last feature map ``A`` [B,C,h,w]: the input of the global-pool ReduceMean.
+
+    The heatmap graphs pool with ``fmap.mean(dim=(2, 3))`` and the backbones contain no other
+    ReduceMean, so the first one in (topological) node order is the global pool.
+    """
+    for node in model.graph.node:
+        if node.op_type in ("ReduceMean", "GlobalAveragePool"):
+            return node.input[0]
+    raise EdgeScreenError(
+        "no global-pool ReduceMean found in the ONNX graph; export it with edge_screen.quantize.onnx_export.torch_to_onnx"
+    )
+
+
+def tail_nodes(model: "onnx.ModelProto") -> list[str]:  # noqa: F821
+    """Names of every node that does not feed the feature map: the global pool, head and heatmap tail.
+
+    These stay in float when quantizing: INT8 there broke the heatmap (NaN maps) or the head.
+    """
+    producer = {out: node for node in model.graph.node for out in node.output}
+    fmap = feature_map_name(model)
+    backbone: set[str] = set()
+    stack = [fmap]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or node.name in backbone:
+            continue
+        backbone.add(node.name)
+        stack.extend(node.input)
+    nameless = [n.op_type for n in model.graph.node if not n.name]
+    if nameless:
+        raise EdgeScreenError(f"{len(nameless)} ONNX nodes have no name ({nameless[:5]}); run onnx name fixing first")
+    return [n.name for n in model.graph.node if n.name not in backbone]

@@ -1,0 +1,144 @@
+"""FP32-vs-INT8 quantization report: sizes, probability / verdict agreement, AUC, heatmap fidelity.
+
+Written into the bundle as ``reports/quantization.json`` (``BundleWriter.add_report``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_screen.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+HOT_FRACTION = 0.10  # "hottest 10% of pixels" for the heatmap IoU
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC (Mann-Whitney U with tie-averaged ranks). labels [N] 0/1, scores [N] float.
+
+    Raises UsageError when a class is missing (AUC undefined).
+    """
+    labels = np.asarray(labels).astype(int).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    pos, neg = int((labels == 1).sum()), int((labels == 0).sum())
+    if pos == 0 or neg == 0 or pos + neg != len(labels):
+        raise UsageError(f"AUC needs labels in {{0, 1}} with both present; got {pos} positive, {neg} negative")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):  # average ranks over ties
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return float((ranks[labels == 1].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
+
+
+def heatmap_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-image Pearson r of two heatmap batches [B,h,w]; 1.0 where both maps are constant and equal."""
+    a = a.reshape(len(a), -1).astype(np.float64)
+    b = b.reshape(len(b), -1).astype(np.float64)
+    a = a - a.mean(1, keepdims=True)
+    b = b - b.mean(1, keepdims=True)
+    den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
+    num = (a * b).sum(1)
+    flat = den == 0
+    r = np.where(flat, 0.0, num / np.where(flat, 1.0, den))
+    same = flat & (np.abs(a - b).max(1) == 0)
+    return np.where(same, 1.0, r)
+
+
+def hot_iou(a: np.ndarray, b: np.ndarray, *, fraction: float = HOT_FRACTION) -> np.ndarray:
+    """Per-image IoU of the hottest ``fraction`` of pixels of two heatmap batches [B,h,w]."""
+    n = a[0].size
+    k = max(1, int(round(fraction * n)))
+    out = np.empty(len(a))
+    for i, (x, y) in enumerate(zip(a.reshape(len(a), -1), b.reshape(len(b), -1))):
+        hx = set(np.argsort(-x, kind="stable")[:k].tolist())
+        hy = set(np.argsort(-y, kind="stable")[:k].tolist())
+        out[i] = len(hx & hy) / len(hx | hy)
+    return out
+
+
+@dataclass(frozen=True)
+class QuantizationReport:
+    """One FP32-vs-quantized comparison (all numbers on the same preprocessed images)."""
+
+    reference: str  # e.g. "onnxruntime/fp32"
+    candidate: str  # e.g. "openvino/int8"
+    images: int
+    size_bytes: dict[str, int]
+    prob_max_abs_diff: float
+    prob_mean_abs_diff: float
+    threshold: float
+    verdict_agreement: float  # fraction of images with the same verdict at `threshold`
+    auc_reference: float | None
+    auc_candidate: float | None
+    heatmap_pearson_mean: float
+    heatmap_pearson_min: float
+    heatmap_iou_top10_mean: float
+    heatmap_iou_top10_min: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare_outputs(
+    reference: tuple[np.ndarray, np.ndarray],
+    candidate: tuple[np.ndarray, np.ndarray],
+    *,
+    reference_name: str,
+    candidate_name: str,
+    threshold: float,
+    labels: np.ndarray | None = None,
+    sizes: dict[str, str | os.PathLike] | None = None,
+) -> QuantizationReport:
+    """Build the report from (probabilities [N,2], heatmap [N,h,w]) of both models on the same images.
+
+    Args:
+        threshold: the bundle's operating threshold on P(abnormal) (verdict = p >= threshold).
+        labels: [N] 0/1 ground truth; AUCs are reported when given (None otherwise).
+        sizes: ``{name: file}``; the byte size of each file is recorded.
+    """
+    (p_ref, h_ref), (p_can, h_can) = reference, candidate
+    if p_ref.shape != p_can.shape or h_ref.shape != h_can.shape:
+        raise UsageError(f"output shapes differ: {p_ref.shape}/{h_ref.shape} vs {p_can.shape}/{h_can.shape}")
+    diff = np.abs(p_ref[:, 1] - p_can[:, 1])
+    verdict = np.mean((p_ref[:, 1] >= threshold) == (p_can[:, 1] >= threshold))
+    r = heatmap_pearson(h_ref, h_can)
+    iou = hot_iou(h_ref, h_can)
+    auc_ref = auc_can = None
+    if labels is not None:
+        auc_ref = roc_auc(labels, p_ref[:, 1])
+        auc_can = roc_auc(labels, p_can[:, 1])
+    report = QuantizationReport(
+        reference=reference_name,
+        candidate=candidate_name,
+        images=int(len(p_ref)),
+        size_bytes={k: Path(v).stat().st_size for k, v in (sizes or {}).items()},
+        prob_max_abs_diff=float(diff.max()),
+        prob_mean_abs_diff=float(diff.mean()),
+        threshold=float(threshold),
+        verdict_agreement=float(verdict),
+        auc_reference=auc_ref,
+        auc_candidate=auc_can,
+        heatmap_pearson_mean=float(r.mean()),
+        heatmap_pearson_min=float(r.min()),
+        heatmap_iou_top10_mean=float(iou.mean()),
+        heatmap_iou_top10_min=float(iou.min()),
+    )
+    log.info(
+        "%s vs %s: |dp| max %.4f mean %.4f, verdicts %.3f, heatmap r %.3f, IoU10 %.3f",
+        candidate_name, reference_name, report.prob_max_abs_diff, report.prob_mean_abs_diff,
+        report.verdict_agreement, report.heatmap_pearson_mean, report.heatmap_iou_top10_mean,
+    )  # fmt: skip
+    return report
