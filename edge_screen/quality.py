@@ -1,0 +1,307 @@
+"""Image quality gate: is this a gradable fundus photograph?
+
+Every measure is taken on a *normalised view*: the field of view (FOV) cropped and resized so that
+the disc is :data:`VIEW_DIAMETER` pixels across, which makes them independent of the camera's
+resolution. Thresholds are data (``edge_screen/data/quality_thresholds.json``, chosen from the
+measured distribution on the 1,309 dev photos with a margin; a bundle may override them).
+
+Reasons (codes), in the order they are checked:
+
+* ``fov_not_found`` -- no bright disc on a dark surround;
+* ``fov_too_small`` -- the disc covers too little of the frame;
+* ``not_fundus`` -- the surround is not dark, or the colour is not that of a retina (a fundus is
+  red-to-yellow, with little blue);
+* ``too_dark`` / ``too_bright`` -- exposure inside the FOV (mean max-channel brightness; mean
+  luminance and the fraction clipped white);
+* ``low_contrast`` -- spread of the green channel (vessels, disc, macula) relative to its mean;
+* ``blurred`` -- variance of the scale-normalised Laplacian of Gaussian (sigma 1.5 px) of the
+  green channel in the central 75 % of the normalised view, in grey levels^2 (resolution-free
+  because the view has a fixed diameter).
+
+The dev set holds hazy (cataract) and washed-out photos that must still be graded, so the
+contrast, focus and overexposure limits sit below the haziest of them: the gate rejects grossly
+defective images, not merely soft ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_screen.errors import UsageError
+from edge_screen.preprocess import (FieldOfView, Preprocessing, _downscale, crop_image, detect_fov,
+                                    white_padding)
+
+logger = logging.getLogger(__name__)
+
+#: Disc diameter of the normalised view, pixels.
+VIEW_DIAMETER = 256
+#: Scale of the focus measure, pixels of the normalised view.
+FOCUS_SIGMA = 1.5
+#: Focus is measured within this fraction of the disc radius (a blurred rim and field stop
+#: would otherwise still show strong edges).
+CORE_RADIUS = 0.75
+DEFAULT_THRESHOLDS_PATH = Path(__file__).with_name("data") / "quality_thresholds.json"
+
+REASONS = ("fov_not_found", "fov_too_small", "not_fundus", "too_dark", "too_bright",
+           "low_contrast", "blurred")
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Limits of the quality gate (see the module docs for each measure). The defaults equal
+    the packaged JSON, which also records the dev-set distributions they were chosen from.
+
+    Attributes:
+        min_fov_coverage: fraction of the frame inside the disc.
+        max_surround_brightness: mean max-channel (0..255) outside the disc.
+        max_surround_ratio: surround brightness / FOV brightness.
+        max_blue_fraction: mean B / mean (R + G + B) inside the FOV.
+        min_warm_fraction: fraction of lit FOV pixels whose blue is the weakest channel
+            (within 8 levels); a retina is red/orange/yellow (some cameras green), not blue.
+        min_brightness: mean max-channel inside the FOV (0..255).
+        max_luminance: mean luminance (0.299 R + 0.587 G + 0.114 B) inside the FOV.
+        max_white_fraction: fraction of FOV pixels clipped white (all channels >= 245). Red and
+            green clip on many hazy (cataract) photos that must still be graded; blue only
+            clips when the exposure is grossly too high.
+        min_contrast: std / mean of the green channel inside the FOV.
+        min_focus: variance of the sigma^2-scaled Laplacian of Gaussian of green (grey levels^2)
+            in the normalised view.
+    """
+
+    min_fov_coverage: float = 0.35
+    max_surround_brightness: float = 30.0
+    max_surround_ratio: float = 0.30
+    max_blue_fraction: float = 0.42
+    min_warm_fraction: float = 0.40
+    min_brightness: float = 22.0
+    max_luminance: float = 245.0
+    max_white_fraction: float = 0.45
+    min_contrast: float = 0.02
+    min_focus: float = 0.5
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> QualityThresholds:
+        """Read thresholds from JSON (default: the packaged ``quality_thresholds.json``).
+
+        The file holds ``{"thresholds": {...}}`` (other keys, e.g. the measured distributions,
+        are documentation). Missing keys keep the defaults; unknown keys are an error.
+        """
+        p = Path(path) if path is not None else DEFAULT_THRESHOLDS_PATH
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read quality thresholds {str(p)!r}: {exc}") from exc
+        return cls.from_dict(doc.get("thresholds", doc))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> QualityThresholds:
+        valid = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - valid)
+        if unknown:
+            raise UsageError(f"unknown quality threshold(s) {unknown}; valid: {sorted(valid)}")
+        try:
+            return cls(**{k: float(v) for k, v in d.items()})
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"quality thresholds must be numbers: {exc}") from exc
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Outcome of :func:`assess_quality`.
+
+    Attributes:
+        ok: True when no reason was found.
+        reasons: codes from :data:`REASONS`.
+        messages: one sentence per reason with the measured value and the threshold.
+        metrics: the measured values (NaN where not measurable).
+    """
+
+    ok: bool
+    reasons: tuple[str, ...]
+    messages: tuple[str, ...]
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict:
+        """JSON-safe form (NaN becomes None)."""
+        return {"ok": self.ok, "reasons": list(self.reasons), "messages": list(self.messages),
+                "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else float(v))
+                            for k, v in self.metrics.items()}}
+
+
+_DEFAULT: QualityThresholds | None = None
+
+
+def default_thresholds() -> QualityThresholds:
+    """The packaged thresholds (read once)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = QualityThresholds.load()
+    return _DEFAULT
+
+
+def assess_quality(rgb: np.ndarray, *, fov: FieldOfView | None = None,
+                   thresholds: QualityThresholds | None = None) -> QualityReport:
+    """Check that ``rgb`` is a gradable fundus photograph.
+
+    Args:
+        rgb: ``(H, W, 3) uint8`` RGB (any resolution; a reduced decode is fine).
+        fov: the field of view already detected on ``rgb`` (else it is detected here).
+        thresholds: limits; default :func:`default_thresholds`.
+    """
+    th = thresholds if thresholds is not None else default_thresholds()
+    if fov is None:
+        fov = detect_fov(rgb)
+    if not fov.found:
+        return QualityReport(False, ("fov_not_found",), (
+            "no fundus field of view found (no bright round disc on a dark surround); is this a "
+            "fundus photograph?",), {"fov_found": 0.0})
+    m = measure(rgb, fov)
+    checks = [
+        ("fov_too_small", m["fov_coverage"] < th.min_fov_coverage,
+         f"the fundus disc covers {m['fov_coverage']:.0%} of the frame, below the minimum "
+         f"{th.min_fov_coverage:.0%}"),
+        ("not_fundus", m["surround_brightness"] > th.max_surround_brightness,
+         f"the area around the disc is not dark (mean {m['surround_brightness']:.0f}/255, "
+         f"maximum {th.max_surround_brightness:.0f}): not a fundus photograph"),
+        ("not_fundus", m["surround_ratio"] > th.max_surround_ratio,
+         f"the area around the disc is {m['surround_ratio']:.2f} as bright as the disc "
+         f"(maximum {th.max_surround_ratio:.2f}): not a fundus photograph"),
+        ("not_fundus", m["blue_fraction"] > th.max_blue_fraction,
+         f"blue is {m['blue_fraction']:.0%} of the colour inside the disc (a retina has at most "
+         f"{th.max_blue_fraction:.0%}): not a fundus photograph"),
+        ("not_fundus", m["warm_fraction"] < th.min_warm_fraction,
+         f"only {m['warm_fraction']:.0%} of the disc has retinal (red/orange/yellow/green) hue, "
+         f"minimum {th.min_warm_fraction:.0%}: not a fundus photograph"),
+        ("too_dark", m["brightness"] < th.min_brightness,
+         f"too dark: mean brightness in the field {m['brightness']:.0f}/255, minimum "
+         f"{th.min_brightness:.0f}"),
+        ("too_bright", m["luminance"] > th.max_luminance,
+         f"overexposed: mean luminance in the field {m['luminance']:.0f}/255, maximum "
+         f"{th.max_luminance:.0f}"),
+        ("too_bright", m["white_fraction"] > th.max_white_fraction,
+         f"overexposed: {m['white_fraction']:.0%} of the field is clipped white, maximum "
+         f"{th.max_white_fraction:.0%}"),
+        ("low_contrast", m["contrast"] < th.min_contrast,
+         f"low contrast: {m['contrast']:.3f} (std/mean of green in the field), minimum "
+         f"{th.min_contrast:.3f}"),
+        ("blurred", m["focus"] < th.min_focus,
+         f"out of focus: sharpness {m['focus']:.2f} (variance of the Laplacian in the field), "
+         f"minimum {th.min_focus:.2f}"),
+    ]
+    reasons: list[str] = []
+    messages: list[str] = []
+    for code, failed, message in checks:
+        # NaN compares False: a measure that cannot be taken (no surround visible) does not fail.
+        if failed and code not in reasons:
+            reasons.append(code)
+            messages.append(message)
+    return QualityReport(not reasons, tuple(reasons), tuple(messages), m)
+
+
+def measure(rgb: np.ndarray, fov: FieldOfView) -> dict[str, float]:
+    """All quality measures for an image whose disc was found (see module docs).
+
+    Returns:
+        dict of floats: ``fov_found``, ``fov_coverage``, ``fov_radius_px`` (in ``rgb``),
+        ``surround_brightness``, ``surround_ratio`` (NaN when no surround is visible),
+        ``blue_fraction``, ``warm_fraction``, ``brightness``, ``luminance``, ``white_fraction``, ``contrast``,
+        ``focus``.
+    """
+    view, mask = _normalised_view(rgb, fov)
+    r, g, b = (c.astype(np.float32) for c in cv2.split(view))
+    v = np.maximum(np.maximum(r, g), b)
+    inside = mask > 0
+    n_in = max(1, int(np.count_nonzero(inside)))
+    brightness = float(v[inside].mean())
+    gi = g[inside]
+    g_mean = float(gi.mean())
+    rgb_sum = float(r[inside].sum() + gi.sum() + b[inside].sum())
+    # "Warm" hue: blue is the weakest channel (retina: red/orange/yellow; some cameras green).
+    lit = inside & (v > 16)
+    warm = float(np.count_nonzero(lit & (b <= np.minimum(r, g) + 8)) / max(1, np.count_nonzero(lit)))
+    # The rim (vignetting, the disc edge) would dominate both contrast and focus: stay inside.
+    inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)))
+    core = inner.copy()
+    cv2.circle(core, (VIEW_DIAMETER // 2, VIEW_DIAMETER // 2), VIEW_DIAMETER, 0,
+               thickness=2 * VIEW_DIAMETER - round(CORE_RADIUS * VIEW_DIAMETER))
+    inner, core = inner > 0, core > 0
+    if not core.any():
+        inner = core = inside
+    gn, gc = g[inner], g[core]
+    # Laplacian of Gaussian at sigma = FOCUS_SIGMA px of the normalised view, scale-normalised
+    # (sigma^2 LoG), variance in grey levels^2. Not divided by the mean^2: that turned the 8-bit
+    # quantisation noise of dark, defocused photos into apparent detail.
+    lap = cv2.Laplacian(cv2.GaussianBlur(g, (0, 0), FOCUS_SIGMA), cv2.CV_32F, ksize=3)
+    focus = float(lap[core].var() * FOCUS_SIGMA ** 4)
+    surround, ratio = _surround(rgb, fov, brightness)
+    return {
+        "fov_found": 1.0,
+        "fov_coverage": float(fov.coverage),
+        "fov_radius_px": float(fov.radius),
+        "surround_brightness": surround,
+        "surround_ratio": ratio,
+        "blue_fraction": float(b[inside].sum() / max(rgb_sum, 1.0)),
+        "warm_fraction": warm,
+        "brightness": brightness,
+        "luminance": float((0.299 * r[inside] + 0.587 * gi + 0.114 * b[inside]).mean()),
+        "white_fraction": float(np.count_nonzero(inside & (np.minimum(np.minimum(r, g), b) >= 245))
+                                / n_in),
+        "contrast": float(gn.std() / max(float(gn.mean()), 1.0)),
+        "focus": focus,
+    }
+
+
+def _normalised_view(rgb: np.ndarray, fov: FieldOfView) -> tuple[np.ndarray, np.ndarray]:
+    """The disc resized to ``VIEW_DIAMETER`` px across and its mask (disc and inside the frame).
+
+    Returns ``(view (D, D, 3) uint8 RGB, mask (D, D) uint8 0/1)``.
+    """
+    d = VIEW_DIAMETER
+    # Shrink big images by an integer factor first: cropping a 12 MP frame costs more than this.
+    k = int(2 * fov.radius // d)
+    if k >= 2:
+        small, sx, _ = _downscale(rgb, max(rgb.shape[:2]) // k)
+        fov = FieldOfView(fov.found, (fov.cx + 0.5) * sx - 0.5, (fov.cy + 0.5) * sx - 0.5,
+                          fov.radius * sx, fov.coverage, fov.mask_threshold)
+        rgb = small
+    prep = Preprocessing(input_size=d, fov_margin=0.0, crop="fov")
+    view, transform, _ = crop_image(rgb, prep, fov=fov)
+    h, w = rgb.shape[:2]
+    frame = np.ones((h, w), np.uint8)
+    in_frame = cv2.warpAffine(frame, transform.matrix, (d, d), flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    disc = np.zeros((d, d), np.uint8)
+    cv2.circle(disc, (d // 2, d // 2), d // 2 - 1, 1, -1)
+    # Ellipse-shaped discs (squashed photos) leave black crescents inside the circle: skip them.
+    vmax = cv2.max(cv2.max(view[..., 0], view[..., 1]), view[..., 2])
+    lit = (vmax > fov.mask_threshold).astype(np.uint8)
+    return view, disc & in_frame & lit
+
+
+def _surround(rgb: np.ndarray, fov: FieldOfView, inside: float) -> tuple[float, float]:
+    """Mean max-channel outside the disc (a ring beyond 1.08 r, within the frame, excluding
+    white padding) and its ratio to ``inside``; NaN when less than 2 % of the frame is there."""
+    small, sx, sy = _downscale(rgb, 128)
+    h, w = small.shape[:2]
+    cx, cy, r = (fov.cx + 0.5) * sx - 0.5, (fov.cy + 0.5) * sy - 0.5, fov.radius * sx
+    yy, xx = np.ogrid[0:h, 0:w]
+    out = ((xx - cx) ** 2 + (yy - cy) ** 2) > (1.08 * r) ** 2
+    mx = small.max(axis=2)
+    pad = white_padding(small)  # white letterbox bands are not surround ...
+    out &= cv2.dilate(pad, np.ones((5, 5), np.uint8)) == 0  # ... nor their JPEG-blurred edge
+    if np.count_nonzero(out) < 0.02 * out.size:
+        return float("nan"), float("nan")
+    level = float(mx[out].mean())
+    # The floor keeps a dark photo's faint surround noise from looking like a lit surround.
+    return level, level / max(inside, 64.0)
