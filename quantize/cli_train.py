@@ -35,6 +35,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--folds", type=int, help="k-fold cross-validation (the paper uses 5)")
     g.add_argument("--fold", type=int, default=0, help="validation fold index with --folds")
     g.add_argument("--group-col", help="CSV column whose groups never straddle splits (patient, source_repo ...)")
+    g.add_argument("--stratify-col", help="CSV column to balance splits by, together with the label (e.g. source_repo)")
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--img-size", type=int, help="input size in pixels (default: the model's)")
     g.add_argument("--head", choices=("linear", "mlp"))
@@ -63,6 +64,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=int, default=0, help="DataLoader workers (0 is best on 2 cores: crops are cached)")
     g.add_argument("--threads", type=int, help="torch threads per process (default: cores / local processes)")
     g.add_argument("--cache-dir", help="also cache decoded crops as .npy here")
+    g.add_argument("--cache-features", metavar="DIR",
+                   help="with --freeze-stages K: compute the frozen prefix once per image and train only the top "
+                        "(fast on CPUs; augmentation = --feature-views cached views)")
+    g.add_argument("--feature-views", type=int, default=2,
+                   help="views cached per image with --cache-features: plain, h-flip, then random augmentations")
     g.add_argument("--max-steps-per-epoch", type=int, help=argparse.SUPPRESS)
     g.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(sampling="weighted")
@@ -71,7 +77,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 _RUN_KEYS = ("data", "data_format", "images", "referable", "val_fraction", "test_fraction", "folds", "fold", "group_col",
              "img_size", "head", "weights", "pretrained", "epochs", "batch_size", "lr", "weight_decay", "warmup_epochs",
              "sampling", "label_smoothing", "patience", "freeze_stages", "amp", "target_sensitivity", "out", "resume",
-             "seed", "workers", "threads", "cache_dir", "augment", "stop_after", "max_steps_per_epoch", "progress")
+             "seed", "workers", "threads", "cache_dir", "augment", "stop_after", "max_steps_per_epoch", "progress",
+             "cache_features", "feature_views", "stratify_col")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -139,7 +146,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     report = evaluate(args.model, args.data, split=args.split, group_by=args.group_by, out=args.out,
                       threshold=args.threshold, batch_size=args.batch_size, trust_checkpoint=args.trust_checkpoint,
-                      model_name=args.model_name, data_format=args.data_format, images=args.images, referable=args.referable)
+                      model_name=args.model_name, data_format=args.data_format, images=args.images, referable=args.referable,
+                      backend=args.backend, precision=args.precision)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -155,6 +163,8 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="training checkpoint (.pt/.pth) or model bundle (folder or .zip)")
     p.add_argument("--model-name", help="architecture for a plain state_dict / Jang checkpoint (default jang2024_resnet50)")
     p.add_argument("--data", required=True, help="labels CSV (e.g. a run's split.csv) or folder")
+    p.add_argument("--backend", help="bundles: runtime to use (default: automatic)")
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), help="bundles: model precision (default: automatic)")
     p.add_argument("--format", dest="data_format", default="auto")
     p.add_argument("--images")
     p.add_argument("--referable", action="store_true")

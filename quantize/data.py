@@ -431,13 +431,16 @@ def stratified_group_folds(labels: Sequence[int], groups: Sequence[str], k: int,
 
 
 def split_samples(samples: Sequence[Sample], *, val_fraction: float = 0.2, test_fraction: float = 0.0,
-                  folds: int | None = None, fold: int = 0, group_col: str | None = None, seed: int = 0) -> list[str]:
+                  folds: int | None = None, fold: int = 0, group_col: str | None = None,
+                  stratify_col: str | None = None, seed: int = 0) -> list[str]:
     """Name each sample's split: ``"train"``, ``"val"`` or ``"test"``.
 
     ``test_fraction`` > 0 first holds out ``~1/round(1/test_fraction)`` of the groups as a fixed test
     set (depends only on ``seed``, not on the fold). The rest is split into ``folds`` folds with fold
     ``fold`` as validation, or, without ``folds``, ``~val_fraction`` as validation.
     ``group_col`` (a CSV column, e.g. ``source_repo`` or ``patient``) keeps groups together.
+    ``stratify_col`` balances the folds by label *and* that column (e.g. the image source), so every
+    fold sees each source in the same proportions.
     """
     if group_col:
         missing = [s.path for s in samples if group_col not in s.meta]
@@ -448,6 +451,12 @@ def split_samples(samples: Sequence[Sample], *, val_fraction: float = 0.2, test_
     else:
         groups = [s.path for s in samples]
     labels = np.array([max(s.label, 0) for s in samples])
+    if stratify_col:
+        if any(stratify_col not in s.meta for s in samples):
+            raise UsageError(f"stratify column {stratify_col!r} is missing; available columns: {sorted(samples[0].meta)}")
+        values = sorted({str(s.meta[stratify_col]) for s in samples})
+        code = {v: i for i, v in enumerate(values)}
+        labels = labels + 2 * np.array([code[str(s.meta[stratify_col])] for s in samples])  # stratum = (value, label)
     split = np.array(["train"] * len(samples), dtype=object)
     rest = np.arange(len(samples))
     if test_fraction > 0:

@@ -196,6 +196,63 @@ def cache_teacher_outputs(teacher: FundusClassifier, dataset: FundusDataset, pat
     return out
 
 
+def _teacher_freeze(path: str, trust: bool) -> int:
+    """``freeze_stages`` of an edge-screen training checkpoint (0 for other files)."""
+    obj = read_checkpoint(path, trust_checkpoint=trust)
+    if isinstance(obj, dict) and obj.get("format") == TRAIN_FORMAT:
+        return int((obj.get("config") or {}).get("freeze_stages") or 0)
+    return 0
+
+
+def _distill_cached(cfg: DistillConfig, rt, teacher: FundusClassifier, student: FundusClassifier, s_prep, t_prep,
+                    train_s, val_s) -> dict:  # noqa: ANN001
+    """``--cache-features``: the student's frozen prefix is cached (see :mod:`edge_screen.quantize.frozen`).
+
+    The teacher's targets are computed once per image on the plain view: through the teacher's own
+    cached prefix when it was trained with ``--freeze-stages`` (same frozen weights, same cache
+    file), else with the whole teacher. Maps are warped to each cached student view's geometry.
+    """
+    from edge_screen.quantize.frozen import FeatureDataset, split_model
+    from edge_screen.quantize.train import cached_feature_datasets
+
+    t_ds = FundusDataset(train_s, t_prep, augment=None, cache_dir=cfg.cache_dir)
+    t_ds.precache(threads=max(1, torch.get_num_threads()), progress=rt.main and cfg.progress)
+    t_k = _teacher_freeze(cfg.teacher, cfg.trust_checkpoint)
+    if t_k > 0:
+        t_prefix, t_top = split_model(teacher, t_k)
+        t_feats = FeatureDataset(t_ds, t_prefix, k=t_k, cache_dir=cfg.cache_features, views=1, random_view=False,
+                                 seed=cfg.seed, batch_size=cfg.batch_size, device=rt.device, progress=rt.main and cfg.progress)
+        source, net = t_feats, t_top
+    else:
+        source, net = t_ds, teacher
+    logits, cams = [], []
+    net.to(rt.device)
+    for batch in DataLoader(source, batch_size=cfg.batch_size, shuffle=False):
+        lg, cm = teacher_outputs(net, batch["inputs"][0].to(rt.device))
+        logits.append(lg)
+        cams.append(cm)
+    t_logits, t_cams = torch.cat(logits), torch.cat(cams)
+    train_ds = FundusDataset(train_s, s_prep, augment=None, cache_dir=cfg.cache_dir)
+    val_ds = FundusDataset(val_s, s_prep, augment=None, cache_dir=cfg.cache_dir)
+    for ds in (train_ds, val_ds):
+        ds.precache(threads=max(1, torch.get_num_threads()), progress=rt.main and cfg.progress)
+    train_fd, val_fd, top = cached_feature_datasets(student, cfg, train_ds, val_ds, rt)
+    wrapper = StudentWithCam(top)
+
+    def loss_fn(m: nn.Module, batch: dict) -> torch.Tensor:
+        logits_s, s_cam = m(batch["inputs"][0])
+        idx = batch["index"]
+        tc = warp_map(t_cams[idx].float(), batch["theta"]) if cfg.beta > 0 else None
+        loss, _ = distill_loss(logits_s, batch["label"], t_logits[idx], alpha=cfg.alpha, temperature=cfg.temperature,
+                               beta=cfg.beta, student_cam=s_cam, teacher_cam=tc)
+        return loss
+
+    extra_ckpt = {"teacher": {"path": str(cfg.teacher), "model": teacher.default_cfg["name"],
+                              "preprocessing": t_prep.to_dict(), "freeze_stages": t_k}}
+    return fit(student, cfg, train_fd, val_fd, loss_fn=loss_fn, rt=rt, kind="distill", extra_ckpt=extra_ckpt,
+               train_module=wrapper, eval_module=top)
+
+
 def distill(cfg: DistillConfig) -> dict:
     """Run ``edge-screen distill``; writes the student's checkpoints like ``train`` (kind ``distill``)."""
     if not cfg.teacher:
@@ -216,6 +273,8 @@ def distill(cfg: DistillConfig) -> dict:
         train_s = train_s + [type(s)(s.path, -1, s.meta) for s in extra]
     aug = Augment() if cfg.augment else None
     cached = None
+    if cfg.cache_features:
+        return _distill_cached(cfg, rt, teacher, student, s_prep, t_prep, train_s, val_s)
     if cfg.cache_teacher:
         t_ds = FundusDataset(train_s, t_prep, augment=None, cache=False, cache_dir=cfg.cache_dir)
         cached = cache_teacher_outputs(teacher, t_ds, cfg.cache_teacher, teacher_path=cfg.teacher,

@@ -194,10 +194,11 @@ def _scores_checkpoint(path: str, samples: list, *, batch_size: int, trust_check
     return predict(model, ds, batch_size=batch_size), thr, f"checkpoint {path} ({model.default_cfg['name']})"
 
 
-def _scores_bundle(path: str, samples: list, *, batch_size: int) -> tuple[np.ndarray, float | None, str, list]:
+def _scores_bundle(path: str, samples: list, *, batch_size: int, backend: str | None = None,
+                   precision: str | None = None) -> tuple[np.ndarray, float | None, str, list]:
     from edge_screen.screener import Screener
 
-    screener = Screener(path)
+    screener = Screener(path, backend=backend, precision=precision)
     probs = np.full(len(samples), np.nan)
     failures = []
     for i, res in enumerate(screener.screen_many([s.path for s in samples], batch_size=batch_size, heatmap=False)):
@@ -206,13 +207,14 @@ def _scores_bundle(path: str, samples: list, *, batch_size: int) -> tuple[np.nda
             failures.append({"file": samples[i].path, "reason": getattr(res, "verdict", None) or str(getattr(res, "error", res))})
         else:
             probs[i] = float(p)
-    return probs, float(screener.threshold), f"bundle {path}", failures
+    return probs, float(screener.threshold), f"bundle {path} ({screener.backend} {screener.precision})", failures
 
 
 def evaluate(model: str, data: str, *, split: str | None = None, group_by: str | None = None, out: str | None = None,
              threshold: float | None = None, batch_size: int = 16, trust_checkpoint: bool = False,
              model_name: str | None = None, data_format: str = "auto", images: str | None = None,
-             referable: bool = False, n_boot: int = 2000) -> dict:
+             referable: bool = False, n_boot: int = 2000, backend: str | None = None,
+             precision: str | None = None) -> dict:
     """Score a checkpoint or bundle on labelled images and compute :func:`evaluate_scores` (+ per group).
 
     Bundles run through :class:`edge_screen.screener.Screener` (the deployed pipeline, quality gate
@@ -231,7 +233,8 @@ def evaluate(model: str, data: str, *, split: str | None = None, group_by: str |
     mp = Path(model)
     excluded: list = []
     if mp.is_dir() or mp.suffix.lower() == ".zip":
-        probs, thr, what, excluded = _scores_bundle(model, samples, batch_size=batch_size)
+        probs, thr, what, excluded = _scores_bundle(model, samples, batch_size=batch_size, backend=backend,
+                                                    precision=precision)
     else:
         probs, thr, what = _scores_checkpoint(model, samples, batch_size=batch_size, trust_checkpoint=trust_checkpoint,
                                               model_name=model_name)

@@ -74,6 +74,9 @@ class TrainConfig:
     freeze_stages: int = 0
     amp: str = "auto"  # auto (GPU only) | off | bf16 | fp16
     cache_dir: str | None = None
+    cache_features: str | None = None  # train only the unfrozen top on cached frozen-prefix features
+    feature_views: int = 2  # cached views per image with cache_features: plain, h-flip, then Augment draws
+    stratify_col: str | None = None  # stratify splits by label AND this column (e.g. source_repo)
     augment: bool = True
     target_sensitivity: float = 0.95
     max_steps_per_epoch: int | None = None
@@ -220,11 +223,14 @@ LossFn = Callable[[nn.Module, dict], torch.Tensor]
 
 def fit(model: FundusClassifier, cfg: TrainConfig, train_ds: FundusDataset, val_ds: FundusDataset, *,
         loss_fn: LossFn, rt: Dist, kind: str = "train", extra_ckpt: dict | None = None,
-        train_module: nn.Module | None = None) -> dict:
+        train_module: nn.Module | None = None, eval_module: nn.Module | None = None) -> dict:
     """The shared loop of train and distill. ``loss_fn(module, batch) -> scalar loss``.
 
     ``train_module`` (default ``model``) is what is DDP-wrapped and handed to ``loss_fn`` (distill
     passes a wrapper that also returns the CAM); it must own ``model``'s parameters.
+
+    ``eval_module`` (default ``model``) maps ``val_ds`` inputs[0] to logits; with cached features it
+    is the trainable top (:mod:`edge_screen.quantize.frozen`). Checkpoints always hold all of ``model``.
 
     Validation uses ``val_ds`` inputs[0] (the trained model's size). Returns the final summary dict
     (also the last line of ``log.jsonl``).
@@ -304,7 +310,7 @@ def fit(model: FundusClassifier, cfg: TrainConfig, train_ds: FundusDataset, val_
         dt = time.perf_counter() - t0
         stop = torch.zeros(1)
         if rt.main:
-            probs = predict(model, val_ds, batch_size=cfg.batch_size, device=rt.device)
+            probs = predict(eval_module or model, val_ds, batch_size=cfg.batch_size, device=rt.device)
             y = np.maximum(val_ds.labels, 0)
             auc = metrics.roc_auc(y, probs)
             thr = metrics.threshold_for_sensitivity(y, probs, cfg.target_sensitivity) if y.sum() else 0.5
@@ -356,7 +362,7 @@ def prepare_splits(cfg: TrainConfig, rt: Dist) -> tuple[list[Sample], list[Sampl
         log.info("using the split column of %s", cfg.data)
         return select_split(samples, "train"), select_split(samples, "val")
     splits = split_samples(samples, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, folds=cfg.folds,
-                           fold=cfg.fold, group_col=cfg.group_col, seed=cfg.seed)
+                           fold=cfg.fold, group_col=cfg.group_col, stratify_col=cfg.stratify_col, seed=cfg.seed)
     if rt.main:
         save_split_csv(samples, splits, Path(cfg.out) / "split.csv")
     train = [s for s, sp in zip(samples, splits) if sp == "train"]
@@ -390,11 +396,15 @@ def train(cfg: TrainConfig) -> dict:
         log.info("train %d images (%d abnormal), val %d (%d abnormal), %s @%d px, world %d, %d threads",
                  len(train_s), sum(s.label == 1 for s in train_s), len(val_s), sum(s.label == 1 for s in val_s),
                  cfg.model, cfg.img_size, rt.world, torch.get_num_threads())
-    train_ds = FundusDataset(train_s, prep, augment=Augment() if cfg.augment else None, cache_dir=cfg.cache_dir,
-                             seed=cfg.seed)
+    cached = bool(cfg.cache_features)
+    train_ds = FundusDataset(train_s, prep, augment=Augment() if cfg.augment and not cached else None,
+                             cache_dir=cfg.cache_dir, seed=cfg.seed)
     val_ds = FundusDataset(val_s, prep, augment=None, cache_dir=cfg.cache_dir)
     for ds in (train_ds, val_ds):
         ds.precache(threads=max(1, torch.get_num_threads()), progress=rt.main and cfg.progress)
+    top = None
+    if cached:
+        train_ds, val_ds, top = cached_feature_datasets(model, cfg, train_ds, val_ds, rt)
     weight = _class_weights(train_ds.labels).to(rt.device) if cfg.sampling == "weighted" else None
     ce = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
 
@@ -402,10 +412,27 @@ def train(cfg: TrainConfig) -> dict:
         return ce(m(batch["inputs"][0]).float(), batch["label"])
 
     try:
-        return fit(model, cfg, train_ds, val_ds, loss_fn=loss_fn, rt=rt, kind="train")
+        return fit(model, cfg, train_ds, val_ds, loss_fn=loss_fn, rt=rt, kind="train", train_module=top, eval_module=top)
     finally:
         if rt.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def cached_feature_datasets(model: FundusClassifier, cfg: TrainConfig, train_ds: FundusDataset, val_ds: FundusDataset,
+                            rt: Dist):  # noqa: ANN201 - (FeatureDataset, FeatureDataset, FundusClassifier)
+    """``--cache-features``: swap the image datasets for cached frozen-prefix features and return the top."""
+    from edge_screen.quantize.frozen import FeatureDataset, split_model
+
+    if cfg.freeze_stages < 1:
+        raise UsageError("--cache-features needs --freeze-stages K (K >= 1): only a frozen prefix can be cached")
+    if rt.world > 1:
+        raise UsageError("--cache-features runs on one process; drop torchrun or the feature cache")
+    prefix, top = split_model(model, cfg.freeze_stages)
+    kw = dict(k=cfg.freeze_stages, cache_dir=cfg.cache_features, seed=cfg.seed, batch_size=cfg.batch_size,
+              device=rt.device, progress=rt.main and cfg.progress)
+    tr = FeatureDataset(train_ds, prefix, views=cfg.feature_views if cfg.augment else 1, random_view=cfg.augment, **kw)
+    va = FeatureDataset(val_ds, prefix, views=cfg.feature_views if cfg.augment else 1, random_view=False, **kw)
+    return tr, va, top
 
 
 def measure_train_throughput(model_name: str, img_size: int, *, batch_size: int = 8, steps: int = 5, warmup: int = 2,
