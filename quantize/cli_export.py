@@ -286,6 +286,11 @@ def _cmd_build_engine(args: argparse.Namespace) -> int:
     out = onnx_to_tensorrt(args.onnx, args.out, precision=args.precision, workspace_mb=args.workspace,
                            timing_cache=args.timing_cache, max_batch=args.max_batch)  # fmt: skip
     print(f"engine written: {out}")
+    if args.bundle:
+        from edge_screen.quantize.tensorrt_export import register_engine
+
+        manifest = register_engine(args.bundle, out, precision=args.precision, onnx=args.onnx)
+        print(f"engine added to the bundle: {manifest}")
     return 0
 
 
@@ -298,4 +303,5 @@ def register_build_engine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timing-cache", default=None, metavar="FILE", help="read/write a timing cache (faster rebuilds)")
     p.add_argument("--max-batch", type=int, default=8, help="largest batch of the optimisation profile")
     p.add_argument("--out", required=True, metavar="MODEL.engine")
+    p.add_argument("--bundle", metavar="BUNDLE", help="also add the engine to this bundle (tensorrt/<precision> entry)")
     p.set_defaults(func=_cmd_build_engine)

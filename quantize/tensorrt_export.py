@@ -215,6 +215,38 @@ def _trt() -> Any:
     return trt
 
 
+def register_engine(bundle: str | os.PathLike, engine: str | os.PathLike, *, precision: str,
+                    onnx: str | os.PathLike | None = None) -> Path:
+    """Add an engine built on this device to a bundle's ``tensorrt/<precision>`` entry; returns the manifest path.
+
+    The engine is copied into the bundle (when outside it) and hashed like every other file, so the
+    TensorRT runtime picks it up (``files["engine"]``) and a corrupted engine is refused on load. The
+    entry keeps the ONNX it was built from. Engines are specific to one GPU and TensorRT version:
+    the entry records this machine's TensorRT version when it can be read.
+    """
+    from edge_screen.bundle import BundleWriter
+
+    engine = Path(engine)
+    if not engine.is_file():
+        raise UsageError(f"engine {engine} not found; build it first (edge-screen build-engine ... --out {engine})")
+    writer = BundleWriter(bundle)
+    old = next((e for e in writer.manifest["models"]
+                if e.get("backend") == "tensorrt" and e.get("precision") == precision), None)
+    files: dict[str, str | os.PathLike] = dict(old["files"]) if old else {}
+    if onnx is not None and "onnx" not in files:
+        files["onnx"] = onnx
+    files["engine"] = engine.resolve()
+    extra = {k: v for k, v in (old or {}).items() if k not in ("backend", "precision", "files")}
+    try:
+        import tensorrt as trt
+
+        extra["tensorrt_version"] = trt.__version__
+    except ImportError:
+        pass
+    writer.add_model("tensorrt", precision, files, **extra)
+    return writer.write()
+
+
 def onnx_to_tensorrt(
     onnx_path: str | os.PathLike,
     out: str | os.PathLike,

@@ -119,3 +119,31 @@ def test_modelopt_leaves_onnx_runtime_quantization_unpatched(graphs: tuple) -> N
     # ModelOpt patches these process-wide; a later U8S8 export then calibrated nothing.
     for fn in (calibrate.MinMaxCalibrater.collect_data, calibrate.CalibraterBase.__init__, calibrate.create_calibrator):
         assert fn.__module__.startswith("onnxruntime."), fn.__module__
+
+
+def test_register_engine_adds_a_hashed_engine_to_the_bundle(tiny_bundle: Path, tmp_path: Path) -> None:
+    """What build-engine --bundle does after a build; the engine bytes are opaque to the bundle."""
+    import shutil
+
+    from edge_screen.bundle import load_bundle
+    from edge_screen.errors import BundleError
+    from edge_screen.quantize.tensorrt_export import register_engine
+
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    engine = tmp_path / "model_int8.engine"
+    engine.write_bytes(b"serialized-engine-" + bytes(range(256)))
+    onnx_file = next(bundle.rglob("*.onnx"))
+    register_engine(bundle, engine, precision="int8", onnx=onnx_file)
+    loaded = load_bundle(bundle)
+    entry = loaded.model("tensorrt", "int8")
+    assert entry.files["engine"] == "tensorrt/int8/model_int8.engine"
+    assert loaded.path(entry.files["engine"]).read_bytes() == engine.read_bytes()
+    assert "onnx" in entry.files
+    # the engine is covered by the manifest's hashes like every other file
+    with open(loaded.path(entry.files["engine"]), "r+b") as f:
+        f.write(b"X")
+    with pytest.raises(BundleError, match="model_int8.engine"):
+        load_bundle(bundle)
+    with pytest.raises(EdgeScreenError, match="not found"):
+        register_engine(bundle, tmp_path / "missing.engine", precision="int8")
