@@ -42,6 +42,11 @@ def test_qdq_is_symmetric_per_channel_and_valid(graphs: tuple) -> None:
     inits = {t.name: t for t in model.graph.initializer}
     zps = [n.input[2] for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
     assert all(inits[z].data_type == onnx.TensorProto.INT8 and not numpy_helper.to_array(inits[z]).any() for z in zps)
+    # weights are stored as INT8 (DequantizeLinear only), so the file is ~4x smaller than FP32
+    producer = {o: n for n in model.graph.node for o in n.output}
+    for conv in (n for n in model.graph.node if n.op_type == "Conv"):
+        dq = producer[conv.input[1]]
+        assert dq.op_type == "DequantizeLinear" and inits[dq.input[0]].data_type == onnx.TensorProto.INT8, conv.name
 
 
 def test_heatmap_tail_stays_float(graphs: tuple) -> None:
