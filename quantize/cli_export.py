@@ -104,9 +104,15 @@ def export_bundle(
     writer = BundleWriter(root, name=name, version=version, preprocessing=prep)
     graph = with_heatmap(model)
     writer.manifest["heatmap"] = {"kind": graph.kind, "class_index": graph.class_index}
-    if cfg.get("threshold") is not None and "threshold" not in writer.manifest:
-        writer.set_threshold(float(cfg["threshold"]), "from the training checkpoint (validation)")
-    writer.set_provenance(student=cfg.get("name"), checkpoint=cfg.get("checkpoint"))
+    thr = cfg.get("threshold")
+    if thr is not None and "threshold" not in writer.manifest:
+        # training checkpoints store {"value", "method"} (e.g. "sensitivity>=0.95 on validation")
+        value, method = (thr.get("value"), thr.get("method")) if isinstance(thr, dict) else (thr, None)
+        writer.set_threshold(float(value), f"{method or 'threshold'} (from the training checkpoint)")
+    training = cfg.get("training") or {}
+    writer.set_provenance(student=cfg.get("name"), checkpoint=cfg.get("checkpoint"), teacher=training.get("teacher"),
+                          data=training.get("data"), split=training.get("split"),
+                          metrics={"val_auc": training.get("val_auc"), "best_epoch": training.get("best_epoch")})
 
     fp32 = torch_to_onnx(graph, root / "onnx" / "model_fp32.onnx", input_size=size)
     writer.add_model("onnxruntime", "fp32", {"model": fp32})

@@ -328,6 +328,13 @@ def _from_training_checkpoint(ckpt: Mapping, path: Path, name: str | None) -> Fu
     model.default_cfg["checkpoint"] = str(path)
     if ckpt.get("threshold") is not None:
         model.default_cfg["threshold"] = ckpt["threshold"]
+    cfg = ckpt.get("config") or {}
+    model.default_cfg["training"] = {  # provenance carried into exported bundles
+        "kind": ckpt.get("kind"), "data": cfg.get("data"), "epoch": ckpt.get("epoch"),
+        "best_epoch": ckpt.get("best_epoch"), "val_auc": ckpt.get("best_metric"),
+        "split": {k: cfg.get(k) for k in ("folds", "fold", "val_fraction", "stratify_col", "group_col", "seed")},
+        "teacher": ckpt.get("teacher"),
+    }
     return model.eval()
 
 

@@ -1,0 +1,47 @@
+"""The documented one-command path from a user's copy of the Jang et al. 2024 teacher to a bundle."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from edge_screen.bundle import load_bundle
+from edge_screen.screener import Screener
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import write_set  # noqa: E402
+
+
+def _released_format_checkpoint(path: Path) -> None:
+    """Same architecture and file format as resnet50_512_ImageNet+Fundus.pth, random weights."""
+    torch.manual_seed(0)
+    net = torchvision.models.resnet50(weights=None)
+    net.fc = nn.Sequential(nn.Linear(2048, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, 2))
+    torch.save(nn.DataParallel(net), path)  # the whole pickled DataParallel, keys prefixed module.
+
+
+@pytest.mark.slow
+def test_from_jang_recipe_builds_a_bundle_that_screens(tmp_path: Path) -> None:
+    ckpt = tmp_path / "resnet50_512_ImageNet+Fundus.pth"
+    _released_format_checkpoint(ckpt)
+    labels = write_set(tmp_path / "data", 10, size=96)
+    env = {**os.environ, "IMG": "64", "TEACHER_IMG": "64", "EPOCHS": "1", "FREEZE": "3", "CALIB": "8",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run = subprocess.run(["bash", str(REPO / "quantize" / "recipes" / "from_jang.sh"), str(ckpt), str(labels),
+                          str(tmp_path / "work")], env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    bundle = load_bundle(tmp_path / "work" / "bundle")  # hashes verified
+    have = {(m.backend, m.precision) for m in bundle.models}
+    assert {("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "int8"), ("tensorrt", "int8")} <= have
+    assert bundle.preprocessing.input_size == 64
+    assert bundle.manifest["provenance"]  # teacher and data recorded
+    result = Screener(bundle, backend="onnxruntime", precision="int8").screen(next((tmp_path / "data" / "images").glob("ab_*.png")))
+    assert result.verdict in ("abnormal", "normal") and 0.0 <= result.probability <= 1.0
