@@ -98,7 +98,7 @@ def export_bundle(
     for what, data in (("calibration", calib), ("validation", val)):
         if data is not None and tuple(data.images.shape[1:]) != (3, size, size):
             raise UsageError(f"{what} images are {data.images.shape[1:]}, the model input is (3, {size}, {size})")
-    root = Path(out)
+    root = Path(out).resolve()  # files are written under root and recorded relative to it
     if name is None and not (root / "manifest.json").is_file():
         name = cfg.get("name")  # a new bundle is named after the model; an extended one keeps its name
     writer = BundleWriter(root, name=name, version=version, preprocessing=prep)

@@ -158,3 +158,12 @@ def test_cli_plugin_module_does_not_import_torch() -> None:
     code = "import sys, edge_screen.quantize.cli_export as m; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_export_to_a_relative_bundle_path(model: torch.nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`edge-screen export --out runs/x/bundle` (relative to the working directory) must work."""
+    monkeypatch.chdir(tmp_path)
+    export_bundle(model, Path("runs") / "bundle", targets=[("onnx", "fp32")])
+    bundle = load_bundle(tmp_path / "runs" / "bundle")
+    assert bundle.model("onnxruntime", "fp32").files["model"] == "onnx/model_fp32.onnx"
+    assert not (tmp_path / "runs" / "bundle" / "runs").exists()
