@@ -99,6 +99,9 @@ def test_round_trip_both_outputs(bundle_dir: Path, reference: tuple, target: tup
 def test_onnx_contract_and_dynamic_batch(bundle_dir: Path) -> None:
     path = bundle_dir / "onnx" / "model_fp32.onnx"
     check_onnx(path)
+    import onnx
+
+    assert not any(len(n.metadata_props) for n in onnx.load(str(path)).graph.node)  # exporter debug info stripped
     for b in (1, 5):
         p, h = run_onnx(path, _images(b, 2))
         assert p.shape == (b, 2) and h.shape == (b, SIZE // 8, SIZE // 8)
