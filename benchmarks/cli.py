@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from edge_screen.cli import positive_int
 from edge_screen.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -28,14 +29,6 @@ example (the real run):
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
 
 
 def _size_wh(text: str) -> tuple[int, int]:
@@ -65,19 +58,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", help="teacher checkpoint file, or a registry name such as jang2024_resnet50 "
                    "(random init: latency does not depend on weights)")
     p.add_argument("--teacher-model", default="jang2024_resnet50", help="registry name the checkpoint belongs to")
-    p.add_argument("--teacher-size", type=_positive_int, help="teacher input size (default: the model's own, 512)")
+    p.add_argument("--teacher-size", type=positive_int, help="teacher input size (default: the model's own, 512)")
     p.add_argument("--backends", nargs="+", help="only these backends of the bundle (default: all it has)")
     p.add_argument("--precisions", nargs="+", choices=("fp32", "fp16", "int8"), help="only these precisions")
-    p.add_argument("--threads", nargs="+", type=_positive_int, default=None,
+    p.add_argument("--threads", nargs="+", type=positive_int, default=None,
                    help="thread counts to measure (default: 1 and the usable cores)")
-    p.add_argument("--sizes", nargs="+", type=_positive_int,
+    p.add_argument("--sizes", nargs="+", type=positive_int,
                    help="student input sizes (default: the bundle's; others need a graph with dynamic H, W)")
     p.add_argument("--images", type=Path, help="folder (with labels.csv) or CSV file,label for AUC and verdict agreement")
-    p.add_argument("--limit-images", type=_positive_int, help="use only the first N images of --images")
-    p.add_argument("--runs", type=_positive_int, help="timed model-only runs per cell (default 100; smoke 5)")
+    p.add_argument("--limit-images", type=positive_int, help="use only the first N images of --images")
+    p.add_argument("--runs", type=positive_int, help="timed model-only runs per cell (default 100; smoke 5)")
     p.add_argument("--warmup", type=int, help="untimed warm-up runs (default 10; smoke 1)")
     p.add_argument("--e2e-runs", type=int, help="timed end-to-end runs (default 50; smoke 2; 0 = skip)")
-    p.add_argument("--batch", type=_positive_int, help="batch size for the throughput measurement (default 8)")
+    p.add_argument("--batch", type=positive_int, help="batch size for the throughput measurement (default 8)")
     p.add_argument("--device", help="runtime device: cpu, cuda (ORT CUDA EP / torch), GPU (OpenVINO); default auto")
     p.add_argument("--camera-source", type=Path, help="image upscaled to the camera JPEG (default: first idrid_* of --images)")
     p.add_argument("--camera-size", type=_size_wh, help="camera JPEG size WIDTHxHEIGHT (default 4288x2848)")

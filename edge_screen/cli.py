@@ -32,7 +32,8 @@ ENTRY_POINT_GROUP = "edge_screen.commands"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (shared by every edge-screen sub-command)."""
     try:
         value = int(text)
     except ValueError:
@@ -123,9 +124,9 @@ def _add_screen(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the bundle shipped with the package)")
     p.add_argument("--backend", choices=runtime_names(), help="inference backend (default: best installed)")
     p.add_argument("--precision", choices=PRECISION_PREFERENCE, help="model precision (default: int8 > fp16 > fp32)")
-    p.add_argument("--threads", type=_positive_int, help="CPU threads for inference (default: library default)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for inference (default: library default)")
     p.add_argument("--device", help="backend device: onnxruntime cpu|cuda, openvino CPU|GPU|NPU, tensorrt cuda:N")
-    p.add_argument("--batch-size", type=_positive_int, default=8, help="images per inference batch (default 8)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per inference batch (default 8)")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
     p.add_argument("--heatmap-dir", metavar="DIR", help="write a heatmap overlay PNG per image here (at the decoded resolution)")
     p.set_defaults(func=_cmd_screen)

@@ -12,7 +12,8 @@
 #   3. export   FP32 ONNX, ONNX Runtime INT8 (U8S8), OpenVINO INT8 (NNCF), TensorRT S8S8 Q/DQ ONNX,
 #               calibrated on 300 training images, reports on the validation fold.
 #   4. evaluate teacher, student and the INT8 bundle on the validation fold.
-#   CV=1 also trains folds 1-4 (teacher + student) and pools the out-of-fold predictions.
+#   CV=1 also trains and evaluates folds 1-4 (teacher + student): runs/default/{teacher,student}/foldK/eval/
+#   then hold the per-fold reports and predictions.csv (out-of-fold scores) for a cross-validated AUC.
 set -euo pipefail
 DATA=${1:-../shared/data/fundus-dev/labels.csv}
 WORK=${2:-runs/default}
@@ -39,15 +40,7 @@ train_fold() {  # $1 = fold
 train_fold 0
 
 # calibration = training images of fold 0, validation = its held-out fold
-python3 - "$WORK/teacher/fold0/split.csv" "$WORK" <<'PY'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-for name in ("train", "val"):
-    with open(f"{sys.argv[2]}/{name}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(r for r in rows if r["split"] == name)
-PY
+python3 "$(dirname "$0")/split_csv.py" "$WORK/teacher/fold0/split.csv" "$WORK"
 
 if [ ! -f "$BUNDLE/manifest.json" ]; then
   CK="$WORK/student/fold0/best.pt"

@@ -29,15 +29,7 @@ edge-screen distill --teacher "$CKPT" --teacher-model jang2024_resnet50 --teache
     --no-progress --out "$WORK/student"
 
 # 2. export: FP32 ONNX, ONNX Runtime INT8, OpenVINO INT8, TensorRT S8S8 Q/DQ ONNX, with reports
-python3 - "$WORK/student/split.csv" "$WORK" <<'PY'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-for name in ("train", "val"):
-    with open(f"{sys.argv[2]}/{name}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(r for r in rows if r["split"] == name)
-PY
+python3 "$(dirname "$0")/split_csv.py" "$WORK/student/split.csv" "$WORK"
 X=(--model "$WORK/student/best.pt" --calib "$WORK/train.csv" --calib-images "$CALIB" --val "$WORK/val.csv" --out "$BUNDLE")
 edge-screen export "${X[@]}" --format onnx --precision fp32
 edge-screen export "${X[@]}" --format onnx --precision int8
