@@ -49,6 +49,19 @@ def colorize(heatmap: np.ndarray, *, colormap: str = "jet") -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def evidence_weight(probability: float | None, threshold: float) -> float:
+    """How strongly to draw a heatmap: ``min(1, probability / threshold)``, 1.0 when unknown.
+
+    The in-graph map is normalised per image, so even a clearly normal photo has a "hottest" spot.
+    Scaling the map by this weight draws it at full strength for a referral and faintly when the
+    model saw little evidence of abnormality, so a technician is not shown alarming colours on a
+    normal result.
+    """
+    if probability is None or not threshold or threshold <= 0:
+        return 1.0
+    return float(min(1.0, max(0.0, probability / threshold)))
+
+
 def overlay(rgb: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.45, colormap: str = "jet") -> np.ndarray:
     """Blend a heatmap over an image.
 

@@ -229,6 +229,9 @@ class AppController(QObject):
         self.current_record = None
         self.w.report_button.setEnabled(False)
         self._display = display
+        from edge_screen.heatmap import evidence_weight
+
+        self._evidence = evidence_weight(result.probability, result.threshold)
         self.show_result(result)
         if capture.watch_item is not None and result.verdict == "ungradable":
             self._mark_watch(capture.watch_item, "rejected", "; ".join(result.quality.messages))
@@ -274,7 +277,8 @@ class AppController(QObject):
         elif not self.w.heatmap_toggle.isChecked():
             self.w.overlay.set_image(rgb)
         else:
-            self.w.overlay.set_image(overlay(rgb, heat, alpha=self.w.opacity.value() / 100.0))
+            weight = getattr(self, "_evidence", 1.0)  # faint map when there is little evidence (see evidence_weight)
+            self.w.overlay.set_image(overlay(rgb, heat * weight, alpha=self.w.opacity.value() / 100.0))
 
     # -- records -----------------------------------------------------------------------------
     def open_store(self) -> None:

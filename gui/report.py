@@ -59,7 +59,7 @@ def write_visit_report(path: str | os.PathLike, record: VisitRecord, store: Reco
         StoreError: the visit's stored files cannot be read.
         UsageError: the PDF cannot be written there.
     """
-    from edge_screen.heatmap import overlay
+    from edge_screen.heatmap import evidence_weight, overlay
 
     rgb, heat = load_visit_images(record, store)
     out = Path(path)
@@ -73,6 +73,8 @@ def write_visit_report(path: str | os.PathLike, record: VisitRecord, store: Reco
     if not p.begin(writer):
         raise UsageError(f"Cannot write the PDF at {out}: choose a writable folder.")
     try:
+        if heat is not None:  # faint map when the model saw little evidence (as in the app)
+            heat = heat * evidence_weight(record.probability, record.threshold or 0.0)
         _draw(p, writer.width(), writer.height(), record, rgb, heat, tr, overlay, alpha)
     finally:
         p.end()

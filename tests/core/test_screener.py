@@ -221,3 +221,17 @@ def test_bundle_quality_overrides_apply(tiny_bundle: Path, tmp_path: Path) -> No
     w.write()
     with pytest.raises(BundleError, match="no_such_threshold"):
         Screener(root)
+
+
+def test_evidence_weight_fades_the_map_of_a_normal_result() -> None:
+    from edge_screen.heatmap import evidence_weight
+
+    assert evidence_weight(0.9, 0.13) == 1.0  # referral: full strength
+    assert evidence_weight(0.065, 0.13) == pytest.approx(0.5)
+    assert evidence_weight(0.0, 0.13) == 0.0
+    assert evidence_weight(None, 0.13) == 1.0 and evidence_weight(0.2, 0.0) == 1.0
+    rgb = np.full((20, 20, 3), 100, np.uint8)
+    heat = np.ones((20, 20), np.float32)
+    strong = np.abs(overlay(rgb, heat * evidence_weight(0.9, 0.13)).astype(int) - 100).mean()
+    faint = np.abs(overlay(rgb, heat * evidence_weight(0.02, 0.13)).astype(int) - 100).mean()
+    assert faint < 0.25 * strong
