@@ -1,1 +1,9 @@
-"""quantize layer of edge-screen (installed as edge_screen.quantize)."""
+"""quantize layer of edge-screen (installed as edge_screen.quantize).
+
+Importing the package stays torch-free (the CLI registers its sub-commands from here); the
+defaults that the exporters and the CLI share live here for that reason.
+"""
+
+# INT8: leading backbone convolutions kept in float by every exporter (`--float-convs`). The stem
+# and the first depthwise convolution of MobileNet-style nets; see onnx_export.leading_convs.
+DEFAULT_FLOAT_CONVS = 2

@@ -192,3 +192,19 @@ def tail_nodes(model: "onnx.ModelProto") -> list[str]:  # noqa: F821
     if nameless:
         raise EdgeScreenError(f"{len(nameless)} ONNX nodes have no name ({nameless[:5]}); run onnx name fixing first")
     return [n.name for n in model.graph.node if n.name not in backbone]
+
+
+def leading_convs(model: "onnx.ModelProto", count: int) -> list[str]:  # noqa: F821
+    """Names of the first ``count`` backbone Conv nodes in (topological) graph order.
+
+    Mixed precision for INT8: the stem convolution and the first depthwise convolution of
+    MobileNet-style backbones carry most of the quantization error (one per-tensor range for 32
+    channels of very different spread). Measured on the default EfficientNet-Lite0 student,
+    keeping the first 2 in float lifted the heatmap r from 0.88 to 0.95-0.97 at no measurable
+    latency cost (MODEL_CARD.md); they are 4% of the MACs.
+    """
+    if count < 0:
+        raise UsageError(f"the number of float convolutions must be >= 0, got {count}")
+    tail = set(tail_nodes(model))
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv" and n.name not in tail]
+    return convs[:count]

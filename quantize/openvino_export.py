@@ -18,6 +18,7 @@ import numpy as np
 
 from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
 from edge_screen.quantize.onnx_export import INPUT_NAME, OUTPUT_NAMES
+from edge_screen.quantize import DEFAULT_FLOAT_CONVS
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def onnx_to_openvino(
     calibration: np.ndarray | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     max_auc_drop: float | None = None,
+    float_convs: int = DEFAULT_FLOAT_CONVS,
 ) -> Path:
     """Convert an exported heatmap graph to OpenVINO IR; returns the ``.xml`` path (``.bin`` beside it).
 
@@ -59,6 +61,7 @@ def onnx_to_openvino(
         validation: ``(images [M,3,S,S] float32, labels [M] int 0/1)`` for accuracy control.
         max_auc_drop: with ``validation``: ``nncf.quantize_with_accuracy_control`` keeps layers in
             float until the ROC AUC drops by at most this much (absolute).
+        float_convs: int8: keep this many leading backbone convolutions in float (ignored scope).
     """
     ov = _ov()
     if precision not in PRECISIONS:
@@ -71,7 +74,8 @@ def onnx_to_openvino(
     if precision == "int8":
         if calibration is None:
             raise UsageError("OpenVINO INT8 needs calibration images: pass --calib DATA (about 300 images)")
-        model = quantize_openvino(model, calibration, validation=validation, max_auc_drop=max_auc_drop)
+        model = quantize_openvino(model, calibration, validation=validation, max_auc_drop=max_auc_drop,
+                                  float_convs=float_convs)  # fmt: skip
     ov.save_model(model, str(out_xml), compress_to_fp16=(precision == "fp16"))
     log.info("OpenVINO %s IR written to %s", precision, out_xml)
     return out_xml
@@ -83,15 +87,17 @@ def quantize_openvino(
     *,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     max_auc_drop: float | None = None,
+    float_convs: int = DEFAULT_FLOAT_CONVS,
 ) -> Any:
-    """NNCF PTQ of an ``ov.Model`` with the heatmap tail ignored; accuracy-controlled when asked."""
+    """NNCF PTQ of an ``ov.Model`` with the heatmap tail (and the first ``float_convs``
+    convolutions) ignored; accuracy-controlled when asked. NNCF's fast bias correction is on."""
     import nncf
 
     from edge_screen.quantize.ort_quant import _check_calibration
 
     calibration = _check_calibration(calibration)
     calib = nncf.Dataset([calibration[i : i + 1] for i in range(len(calibration))])
-    ignored = nncf.IgnoredScope(types=list(TAIL_OP_TYPES), validate=False)
+    ignored = nncf.IgnoredScope(types=list(TAIL_OP_TYPES), names=leading_ov_convs(model, float_convs), validate=False)
     common: dict[str, Any] = {
         "subset_size": len(calibration),
         "preset": nncf.QuantizationPreset.PERFORMANCE,
@@ -119,6 +125,15 @@ def quantize_openvino(
         preset=common["preset"],
         ignored_scope=ignored,
     )
+
+
+def leading_ov_convs(model: Any, count: int) -> list[str]:
+    """Friendly names of the first ``count`` (Group)Convolution ops of an ``ov.Model``, in graph order."""
+    if count < 0:
+        raise UsageError(f"the number of float convolutions must be >= 0, got {count}")
+    convs = [op.get_friendly_name() for op in model.get_ordered_ops()
+             if op.get_type_name() in ("Convolution", "GroupConvolution")]  # fmt: skip
+    return convs[:count]
 
 
 def _image_of(item: tuple[np.ndarray, int]) -> np.ndarray:

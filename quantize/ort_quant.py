@@ -3,6 +3,12 @@
 x86 CPUs: activations QUInt8, weights QInt8 per channel (U8S8). S8S8 measured 1.4-4.6x slower
 than U8S8 here, slower than FP32 for MobileNetV3 (FACTS.md). Every node from the global pool on
 (head + heatmap tail) stays FP32: quantizing it broke the heatmap.
+
+Two fidelity measures, both on by default (numbers in MODEL_CARD.md):
+
+* the first ``float_convs`` backbone convolutions stay FP32 (:func:`~edge_screen.quantize.onnx_export.leading_convs`);
+* sequential bias correction (:mod:`edge_screen.quantize.bias_correction`), which ONNX Runtime's
+  quantizer does not do (NNCF does it for OpenVINO).
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_screen.errors import EdgeScreenError, UsageError
-from edge_screen.quantize.onnx_export import INPUT_NAME, tail_nodes
+from edge_screen.quantize import DEFAULT_FLOAT_CONVS
+from edge_screen.quantize.onnx_export import INPUT_NAME, leading_convs, tail_nodes
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,8 @@ def onnx_to_ort_int8(
     *,
     per_channel: bool = True,
     keep_tail_float: bool = True,
+    float_convs: int = DEFAULT_FLOAT_CONVS,
+    bias_correction: bool = True,
     batch_size: int = 8,
 ) -> Path:
     """Static QDQ U8S8 quantization for ONNX Runtime on x86; returns ``out``.
@@ -82,6 +91,9 @@ def onnx_to_ort_int8(
         per_channel: per-output-channel weight scales (recommended; per-tensor loses accuracy on
             depthwise convolutions).
         keep_tail_float: exclude every node from the global pool on (head + heatmap).
+        float_convs: keep this many leading backbone convolutions in FP32 (0: quantize all).
+        bias_correction: correct the conv biases for the INT8 rounding shift (on up to 64 of the
+            calibration images, ~40 s for the default model on 2 cores).
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -97,7 +109,9 @@ def onnx_to_ort_int8(
         quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=True)
         model = onnx.load(str(pre))
         exclude = tail_nodes(model) if keep_tail_float else []
-        log.info("ORT INT8: %d calibration images, %d tail nodes kept FP32", len(calibration), len(exclude))
+        stem = leading_convs(model, float_convs)
+        log.info("ORT INT8: %d calibration images, %d tail nodes and %d leading convs kept FP32",
+                 len(calibration), len(exclude), len(stem))  # fmt: skip
         quantize_static(
             str(pre),
             str(out),
@@ -107,8 +121,12 @@ def onnx_to_ort_int8(
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
             calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=exclude,
+            nodes_to_exclude=exclude + stem,
         )
-    if not out.is_file():
-        raise EdgeScreenError(f"ONNX Runtime quantization wrote no model at {out}")
+        if not out.is_file():
+            raise EdgeScreenError(f"ONNX Runtime quantization wrote no model at {out}")
+        if bias_correction:
+            from edge_screen.quantize.bias_correction import correct_biases
+
+            correct_biases(out, pre, calibration)
     return out

@@ -61,11 +61,13 @@ class _FakeQuantInput:
         return (torch.fake_quantize_per_tensor_affine(x, scale, zero, qmin, qmax), *args[1:])
 
 
-def prepare_qat(model: nn.Module) -> list[Any]:
-    """Insert fake quantizers into every ``nn.Conv2d`` of ``model.features``; returns the hook handles."""
+def prepare_qat(model: nn.Module, *, skip_first: int = 0) -> list[Any]:
+    """Insert fake quantizers into every ``nn.Conv2d`` of ``model.features`` except the first
+    ``skip_first`` (they stay float in the export, ``--float-convs``); returns the hook handles."""
     handles = []
-    for conv in model.features.modules():
-        if isinstance(conv, nn.Conv2d) and not parametrize.is_parametrized(conv, "weight"):
+    convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
+    for conv in convs[skip_first:]:
+        if not parametrize.is_parametrized(conv, "weight"):
             parametrize.register_parametrization(conv, "weight", _FakeQuantWeight())
             handles.append(conv.register_forward_pre_hook(_FakeQuantInput()))
     if not handles:
@@ -100,6 +102,7 @@ def qat_finetune(
     lr: float = 1e-5,
     batch_size: int = 16,
     seed: int = 0,
+    float_convs: int | None = None,
 ) -> Path:
     """Fine-tune ``model`` with fake quantization, then export OpenVINO INT8 into the bundle ``out``.
 
@@ -108,10 +111,14 @@ def qat_finetune(
         train: ``edge_screen.quantize.calib.ImageSet`` with 0/1 labels.
         calibration: ImageSet for the final PTQ ranges (default: ``train``).
         validation: labelled ImageSet for the report's AUCs.
+        float_convs: leading convolutions left float in both the fine-tuning and the export
+            (default: the exporter's default).
     Returns: the bundle root.
     """
     from edge_screen.quantize.cli_export import export_bundle
+    from edge_screen.quantize import DEFAULT_FLOAT_CONVS
 
+    float_convs = DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs)
     labels = np.asarray(train.labels)
     if not train.labelled:
         raise UsageError("QAT needs labelled training images of both classes (normal and abnormal)")
@@ -119,7 +126,7 @@ def qat_finetune(
         raise UsageError(f"epochs must be >= 1 and lr > 0, got epochs={epochs}, lr={lr}")
     x_all = torch.from_numpy(train.images)
     y_all = torch.from_numpy(labels.astype(np.int64))
-    handles = prepare_qat(model)
+    handles = prepare_qat(model, skip_first=float_convs)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed)
     try:
@@ -132,10 +139,11 @@ def qat_finetune(
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
             log.info("QAT epoch %d/%d: loss %.4f", epoch + 1, epochs, total / len(x_all))
     finally:
         strip_qat(model, handles)
         model.eval()
-    root = export_bundle(model, out, targets=[("openvino", "int8")], calib=calibration or train, val=validation)
+    root = export_bundle(model, out, targets=[("openvino", "int8")], calib=calibration or train, val=validation,
+                         float_convs=float_convs)  # fmt: skip
     return root

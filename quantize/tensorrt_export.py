@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
-from edge_screen.quantize.onnx_export import INPUT_NAME, tail_nodes
+from edge_screen.quantize.onnx_export import INPUT_NAME, leading_convs, tail_nodes
+from edge_screen.quantize import DEFAULT_FLOAT_CONVS
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ def onnx_to_qdq_s8s8(
     *,
     method: str = "max",
     keep_tail_float: bool = True,
+    float_convs: int = DEFAULT_FLOAT_CONVS,
+    bias_correction: bool = True,
 ) -> Path:
     """Symmetric INT8 Q/DQ ONNX for TensorRT with ModelOpt (runs on the CPU); returns ``out``.
 
@@ -53,6 +57,10 @@ def onnx_to_qdq_s8s8(
         calibration: ``[N,3,S,S]`` float32 preprocessed images.
         method: ModelOpt calibration, ``"max"`` or ``"entropy"``.
         keep_tail_float: leave every node from the global pool on in float (head + heatmap).
+        float_convs: leave this many leading backbone convolutions in float (TensorRT runs them
+            in FP32/FP16; 0: quantize all).
+        bias_correction: correct the conv biases (float initializers in this form) for the INT8
+            rounding shift, as for ONNX Runtime (:mod:`edge_screen.quantize.bias_correction`).
     """
     import onnx
 
@@ -70,7 +78,9 @@ def onnx_to_qdq_s8s8(
     calibration = _check_calibration(calibration)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    exclude = [f"^{n}$" for n in tail_nodes(onnx.load(str(onnx_path)))] if keep_tail_float else []
+    graph = onnx.load(str(onnx_path))
+    keep = (tail_nodes(graph) if keep_tail_float else []) + leading_convs(graph, float_convs)
+    exclude = [f"^{re.escape(n)}$" for n in keep]
     # ModelOpt logs "Failed to get GPU count: NVML ..." as an ERROR on every CPU-only machine,
     # although calibration on the CPU is what we ask for; drop just that record.
     mo_log = logging.getLogger("modelopt.onnx")
@@ -87,6 +97,10 @@ def onnx_to_qdq_s8s8(
             h.removeFilter(quiet)
     if not out.is_file():
         raise EdgeScreenError(f"ModelOpt wrote no model at {out}")
+    if bias_correction:
+        from edge_screen.quantize.bias_correction import correct_biases
+
+        correct_biases(out, onnx_path, calibration)
     summary = check_qdq_s8s8(out)
     log.info("TensorRT Q/DQ ONNX %s: %s", out, summary)
     return out

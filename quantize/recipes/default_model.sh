@@ -44,7 +44,7 @@ python3 "$(dirname "$0")/split_csv.py" "$WORK/teacher/fold0/split.csv" "$WORK"
 
 if [ ! -f "$BUNDLE/manifest.json" ]; then
   CK="$WORK/student/fold0/best.pt"
-  X=(--model "$CK" --name edge-screen-default --version 1.0.0 --calib "$WORK/train.csv" --calib-images 300
+  X=(--model "$CK" --name edge-screen-default --version 1.1.0 --calib "$WORK/train.csv" --calib-images 300
      --val "$WORK/val.csv" --out "$BUNDLE")
   edge-screen export "${X[@]}" --format onnx --precision fp32
   edge-screen export "${X[@]}" --format onnx --precision int8

@@ -214,3 +214,21 @@ def test_default_bundle_path_points_at_a_bundle_or_none() -> None:
     if p is None:
         pytest.skip("no default model shipped yet (issue 'Default model')")
     assert load_bundle(p).models
+
+
+def test_shipped_bundle_meets_the_int8_targets() -> None:
+    """The shipped INT8 files match FP32 as the quantization issue requires (report written at export)."""
+    p = default_bundle_path()
+    if p is None:
+        pytest.skip("no default model shipped")
+    bundle = load_bundle(p)
+    report = json.loads((p / bundle.manifest["reports"]["quantization"]).read_text())
+    assert set(report) == {"onnxruntime/int8", "openvino/int8", "tensorrt/int8"}
+    for name, r in report.items():
+        assert r["images"] >= 200 and r["auc_reference"] is not None, name  # measured on labelled validation
+        assert r["auc_candidate"] >= r["auc_reference"] - 0.005, name
+        assert r["verdict_agreement"] >= 0.99, name
+        assert r["heatmap_pearson_mean"] >= 0.95, name
+    for e in bundle.manifest["models"]:
+        if e["precision"] == "int8":
+            assert e["float_convs"] >= 0, e  # the mixed-precision setting the report was measured with

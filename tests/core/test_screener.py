@@ -235,3 +235,27 @@ def test_evidence_weight_fades_the_map_of_a_normal_result() -> None:
     strong = np.abs(overlay(rgb, heat * evidence_weight(0.9, 0.13)).astype(int) - 100).mean()
     faint = np.abs(overlay(rgb, heat * evidence_weight(0.02, 0.13)).astype(int) - 100).mean()
     assert faint < 0.25 * strong
+
+
+def test_shipped_int8_models_agree_with_fp32_on_the_samples() -> None:
+    """Every shipped INT8 runtime gives the FP32 verdict and a close CAM on the bundled IDRiD samples."""
+    from edge_screen.bundle import default_bundle_path
+
+    bundle = default_bundle_path()
+    if bundle is None:
+        pytest.skip("no default model shipped")
+    samples = sorted((Path(__file__).resolve().parents[2] / "edge_screen" / "samples").glob("*.jpg"))
+    assert len(samples) >= 4
+    ref = [Screener(bundle, backend="onnxruntime", precision="fp32").screen(s) for s in samples]
+    import importlib.util
+
+    for backend in ("onnxruntime", "openvino"):
+        if importlib.util.find_spec(backend) is None:
+            continue  # the openvino extra is optional for the core
+        got = [Screener(bundle, backend=backend, precision="int8").screen(s) for s in samples]
+        for a, b in zip(ref, got):
+            assert b.verdict == a.verdict and abs(b.probability - a.probability) < 0.05, (backend, a.source)
+            if a.verdict == "abnormal":  # the map the app shows at full strength (a normal one is faded)
+                r = np.corrcoef(a.cam.ravel(), b.cam.ravel())[0, 1]
+                assert r > 0.95, (backend, a.source, r)
+        assert {a.verdict for a in ref} == {"normal", "abnormal"}  # the samples cover both verdicts

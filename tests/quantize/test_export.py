@@ -158,7 +158,9 @@ def test_export_rejects_bad_requests(model: torch.nn.Module, tmp_path: Path) -> 
 
 
 def test_cli_plugin_module_does_not_import_torch() -> None:
-    code = "import sys, edge_screen.quantize.cli_export as m; print('torch' in sys.modules)"
+    # building every sub-command's parser (what `edge-screen --help` does) must not pull torch in either
+    code = ("import sys, edge_screen.quantize.cli_export as m; from edge_screen.cli import build_parser; "
+            "build_parser(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

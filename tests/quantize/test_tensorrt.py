@@ -13,7 +13,8 @@ from onnx import numpy_helper
 
 from edge_screen.errors import BackendUnavailable, EdgeScreenError
 from edge_screen.quantize.cam import with_heatmap
-from edge_screen.quantize.onnx_export import run_onnx, tail_nodes, torch_to_onnx
+from edge_screen.quantize.onnx_export import leading_convs, run_onnx, tail_nodes, torch_to_onnx
+from edge_screen.quantize.ort_quant import DEFAULT_FLOAT_CONVS
 from edge_screen.quantize.tensorrt_export import check_qdq_s8s8, onnx_to_qdq_s8s8, trtexec_command
 from edge_screen.quantize.tiny import tiny_classifier
 
@@ -37,14 +38,20 @@ def test_qdq_is_symmetric_per_channel_and_valid(graphs: tuple) -> None:
     onnx.checker.check_model(model, full_check=True)
     summary = check_qdq_s8s8(qdq)
     n_conv = sum(n.op_type == "Conv" for n in onnx.load(str(fp32)).graph.node)
-    assert summary.quantized_weights == summary.per_channel_weights == n_conv
+    # every Conv but the leading DEFAULT_FLOAT_CONVS (mixed precision: the stem stays float)
+    assert summary.quantized_weights == summary.per_channel_weights == n_conv - DEFAULT_FLOAT_CONVS
     assert summary.quantize_nodes > 0 and summary.dequantize_nodes >= summary.quantize_nodes
     inits = {t.name: t for t in model.graph.initializer}
     zps = [n.input[2] for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
     assert all(inits[z].data_type == onnx.TensorProto.INT8 and not numpy_helper.to_array(inits[z]).any() for z in zps)
     # weights are stored as INT8 (DequantizeLinear only), so the file is ~4x smaller than FP32
     producer = {o: n for n in model.graph.node for o in n.output}
+    float_stem = set(leading_convs(model, DEFAULT_FLOAT_CONVS))
+    assert len(float_stem) == DEFAULT_FLOAT_CONVS
     for conv in (n for n in model.graph.node if n.op_type == "Conv"):
+        if conv.name in float_stem:
+            assert conv.input[1] in inits and inits[conv.input[1]].data_type == onnx.TensorProto.FLOAT, conv.name
+            continue
         dq = producer[conv.input[1]]
         assert dq.op_type == "DequantizeLinear" and inits[dq.input[0]].data_type == onnx.TensorProto.INT8, conv.name
 
