@@ -278,10 +278,21 @@ def write_plots(doc: Mapping, out: Path) -> list[Path]:
     pts = [(c["latency_ms"]["p50"], (c.get("accuracy") or {}).get("auc"), _label(c)) for c in ok]
     pts = [p for p in pts if p[1] is not None]
     if pts:
+        from matplotlib.ticker import FormatStrFormatter
+
         for x, y, lab in pts:
             ax.scatter([x], [y])
             ax.annotate(lab, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xscale("log")
+        # plain numbers on the log axis (matplotlib's 8x10^0 labels overlap on a narrow range), and
+        # room on the right and above for the labels of the slowest / most accurate points
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        ax.set_xlim(min(xs) / 1.25, max(xs) * 2.5)
+        span = max(ys) - min(ys) or 0.01
+        ax.set_ylim(min(ys) - 0.15 * span, max(ys) + 0.25 * span)
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
     else:
         ax.text(0.5, 0.5, "no labelled set (--images with labels) or no AUC measured",
                 ha="center", va="center", transform=ax.transAxes, fontsize=9)
