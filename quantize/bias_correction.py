@@ -43,14 +43,6 @@ class BiasCorrection:
     images: int
     mean_abs_shift_before: float  # mean |E[y_float] - E[y_int8]| over corrected convs, before correction
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "corrected": self.corrected,
-            "skipped": list(self.skipped),
-            "images": self.images,
-            "mean_abs_shift_before": self.mean_abs_shift_before,
-        }
-
 
 def _producers(model) -> dict:  # noqa: ANN001
     return {out: node for node in model.graph.node for out in node.output}
@@ -64,12 +56,13 @@ def _consumers(model) -> dict:  # noqa: ANN001
     return table
 
 
-def _observed_tensor(model, conv) -> str:  # noqa: ANN001
+def _observed_tensor(model, conv, consumers: dict | None = None) -> str:  # noqa: ANN001
     """The tensor after ``conv`` that later layers read: DQ(Q(y)) when ``y`` is quantized, else ``y``."""
+    consumers = _consumers(model) if consumers is None else consumers
     y = conv.output[0]
-    for q in _consumers(model).get(y, []):
+    for q in consumers.get(y, []):
         if q.op_type == "QuantizeLinear":
-            for dq in _consumers(model).get(q.output[0], []):
+            for dq in consumers.get(q.output[0], []):
                 if dq.op_type == "DequantizeLinear":
                     return dq.output[0]
     return y
@@ -90,11 +83,11 @@ def _quantized_convs(model) -> list:  # noqa: ANN001
 class _BiasSlot:
     """Where one conv's bias lives and how to add a float per-channel delta to it."""
 
-    def __init__(self, model, conv) -> None:  # noqa: ANN001
+    def __init__(self, model, conv, producers: dict | None = None, inits: dict | None = None) -> None:  # noqa: ANN001
         from onnx import numpy_helper
 
         self._np = numpy_helper
-        self.init = {t.name: t for t in model.graph.initializer}
+        self.init = {t.name: t for t in model.graph.initializer} if inits is None else inits
         self.tensor = None
         self.scale: np.ndarray | None = None
         if len(conv.input) < 3 or not conv.input[2]:
@@ -103,7 +96,7 @@ class _BiasSlot:
         if name in self.init:
             self.tensor = self.init[name]
             return
-        dq = _producers(model).get(name)
+        dq = (_producers(model) if producers is None else producers).get(name)
         if dq is not None and dq.op_type == "DequantizeLinear" and dq.input[0] in self.init:
             raw = self.init[dq.input[0]]
             if numpy_helper.to_array(raw).dtype == np.int32 and dq.input[1] in self.init:
@@ -126,21 +119,28 @@ class _BiasSlot:
         self.tensor.CopyFrom(self._np.from_array(new, self.tensor.name))
 
 
-def _channel_means(model_bytes: bytes, outputs: list[str], images: np.ndarray, batch_size: int,
-                   threads: int) -> dict[str, np.ndarray]:  # fmt: skip
-    """Per-channel mean (over images and positions) of ``outputs`` [B,C,...] of a serialized model."""
+def _channel_means(model, outputs: list[str], images: np.ndarray, batch_size: int,
+                   threads: int) -> dict[str, np.ndarray]:  # noqa: ANN001  # fmt: skip
+    """Per-channel mean (over images and positions) of the tensors ``outputs`` [B,C,...] of ``model``.
+
+    The tensors are added as graph outputs only for the serialized copy the session runs; ``model``
+    is left as it was.
+    """
     import onnx
     import onnxruntime as ort
 
-    model = onnx.load_from_string(model_bytes)
     known = {o.name for o in model.graph.output}
-    for name in outputs:
-        if name not in known:
-            model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+    added = [onnx.helper.make_empty_tensor_value_info(n) for n in dict.fromkeys(outputs) if n not in known]
+    model.graph.output.extend(added)
+    try:
+        serialized = model.SerializeToString()
+    finally:
+        for _ in added:
+            model.graph.output.pop()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(serialized, opts, providers=["CPUExecutionProvider"])
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     for i in range(0, len(images), batch_size):
@@ -183,19 +183,21 @@ def correct_biases(
 
     plan: list[tuple[str, str, str, _BiasSlot]] = []  # (conv name, observed q tensor, float tensor, slot)
     skipped: list[str] = []
+    producers, consumers = _producers(model), _consumers(model)
+    inits = {t.name: t for t in model.graph.initializer}
     for conv in _quantized_convs(model):
-        slot = _BiasSlot(model, conv)
+        slot = _BiasSlot(model, conv, producers, inits)
         if not slot.ok or conv.output[0] not in ref_tensors:
             skipped.append(conv.name)
             continue
-        plan.append((conv.name, _observed_tensor(model, conv), conv.output[0], slot))
+        plan.append((conv.name, _observed_tensor(model, conv, consumers), conv.output[0], slot))
     if not plan:
         raise EdgeScreenError(f"{qdq_path.name}: no quantized Conv with a bias matches {Path(float_path).name}")
 
-    ref = _channel_means(ref_model.SerializeToString(), [p[2] for p in plan], images, batch_size, threads)
+    ref = _channel_means(ref_model, [p[2] for p in plan], images, batch_size, threads)
     before: list[float] = []
     for name, observed, ref_name, slot in plan:
-        got = _channel_means(model.SerializeToString(), [observed], images, batch_size, threads)[observed]
+        got = _channel_means(model, [observed], images, batch_size, threads)[observed]
         delta = ref[ref_name] - got
         before.append(float(np.abs(delta).mean()))
         slot.add(delta)

@@ -86,8 +86,8 @@ def _mean_shift(qdq: Path, fp32: Path, x: np.ndarray) -> float:
     """Mean |E[y_float] - E[y_int8]| over the quantized convs' outputs (what the correction targets)."""
     q = onnx.load(str(qdq))
     plan = [(bc._observed_tensor(q, c), c.output[0]) for c in bc._quantized_convs(q)]
-    got = bc._channel_means(q.SerializeToString(), [p[0] for p in plan], x, 8, 2)
-    ref = bc._channel_means(onnx.load(str(fp32)).SerializeToString(), [p[1] for p in plan], x, 8, 2)
+    got = bc._channel_means(q, [p[0] for p in plan], x, 8, 2)
+    ref = bc._channel_means(onnx.load(str(fp32)), [p[1] for p in plan], x, 8, 2)
     return float(np.mean([np.abs(got[a] - ref[b]).mean() for a, b in plan]))
 
 
