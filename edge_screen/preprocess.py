@@ -19,6 +19,15 @@ import numpy as np
 
 from edge_screen.errors import UsageError
 
+
+def check_known_fields(cls: type, d: dict, what: str) -> None:
+    """UsageError naming the keys of ``d`` that are not fields of the dataclass ``cls`` (manifest/JSON input)."""
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - valid)
+    if unknown:
+        raise UsageError(f"unknown {what}(s) {unknown}; valid: {sorted(valid)}")
+
+
 logger = logging.getLogger(__name__)
 
 #: FOV detection runs on a copy whose longer side is this many pixels (speed; ~1 px precision).
@@ -91,10 +100,7 @@ class Preprocessing:
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessing:
         """Inverse of :meth:`to_dict`; missing keys take the defaults, unknown keys are an error."""
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - valid)
-        if unknown:
-            raise UsageError(f"unknown preprocessing field(s) {unknown}; valid: {sorted(valid)}")
+        check_known_fields(cls, d, "preprocessing field")
         return cls(**d)
 
 

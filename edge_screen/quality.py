@@ -29,14 +29,14 @@ import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge_screen.errors import UsageError
-from edge_screen.preprocess import (FieldOfView, Preprocessing, _downscale, crop_image, detect_fov,
+from edge_screen.preprocess import (FieldOfView, Preprocessing, _downscale, check_known_fields, crop_image, detect_fov,
                                     white_padding)
 
 logger = logging.getLogger(__name__)
@@ -103,10 +103,7 @@ class QualityThresholds:
 
     @classmethod
     def from_dict(cls, d: dict) -> QualityThresholds:
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - valid)
-        if unknown:
-            raise UsageError(f"unknown quality threshold(s) {unknown}; valid: {sorted(valid)}")
+        check_known_fields(cls, d, "quality threshold")
         try:
             return cls(**{k: float(v) for k, v in d.items()})
         except (TypeError, ValueError) as exc:
