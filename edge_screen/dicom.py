@@ -38,20 +38,20 @@ def decode_dicom(data: bytes | memoryview, *, max_pixels: int,
     except ImportError as exc:
         raise ImageError(
             f"DICOM file{where} needs pydicom, which is not installed: "
-            "pip install 'edge-screen[dicom]'") from exc
+            "pip install 'edge-screen[dicom]'", reason="unsupported_format") from exc
     from pydicom.errors import InvalidDicomError
 
     try:
         ds = pydicom.dcmread(io.BytesIO(bytes(data)), force=True)
     except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
-        raise ImageError(f"could not parse DICOM{where}: {exc}. The file is corrupt.") from exc
+        raise ImageError(f"could not parse DICOM{where}: {exc}. The file is corrupt.", reason="damaged_file") from exc
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     if rows <= 0 or cols <= 0 or "PixelData" not in ds:
         raise ImageError(f"DICOM{where} holds no image (Rows={rows}, Columns={cols}); "
-                         "give a DICOM photograph with pixel data.")
+                         "give a DICOM photograph with pixel data.", reason="unsupported_format")
     if rows * cols > max_pixels:
         raise ImageError(f"DICOM{where} is {cols}x{rows} = {rows * cols:,} pixels, more than "
-                         f"max_pixels={max_pixels:,}; refusing to decode.")
+                         f"max_pixels={max_pixels:,}; refusing to decode.", reason="too_large")
     try:
         arr = ds.pixel_array
     except (RuntimeError, ValueError, NotImplementedError, AttributeError) as exc:
@@ -85,7 +85,8 @@ def _to_rgb8(arr: np.ndarray, bits: int, photometric: str, where: str) -> np.nda
     if arr.ndim == 3 and arr.shape[-1] == 4:
         arr = arr[..., :3]
     if arr.dtype.kind not in "ui":
-        raise ImageError(f"DICOM{where} has {arr.dtype} pixels; expected integer samples.")
+        raise ImageError(f"DICOM{where} has {arr.dtype} pixels; expected integer samples.",
+                         reason="unsupported_format")
     a = arr.astype(np.float32)
     if bits > 8 or arr.dtype.itemsize > 1:
         a = a * (255.0 / float(2 ** min(bits, 16) - 1))

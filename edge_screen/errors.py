@@ -12,8 +12,24 @@ class EdgeScreenError(Exception):
     """Base class of every error edge-screen raises on purpose."""
 
 
+#: Machine-readable causes of an :class:`ImageError`, for user interfaces that must word them for
+#: their users (the app shows "Damaged file: re-export it" for ``damaged_file``).
+IMAGE_ERROR_REASONS = ("damaged_file", "unsupported_format", "not_found", "too_small", "too_large",
+                       "unreadable")
+
+
 class ImageError(EdgeScreenError):
-    """An input image could not be read (missing, empty, corrupt, unsupported, too large)."""
+    """An input image could not be read (missing, empty, corrupt, unsupported, too large).
+
+    ``reason`` is one of :data:`IMAGE_ERROR_REASONS` (``"damaged_file"``: the bytes are corrupt or
+    truncated, so the file must be re-exported or re-copied), or None when not classified.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        if reason is not None and reason not in IMAGE_ERROR_REASONS:
+            raise ValueError(f"unknown ImageError reason {reason!r}; valid: {IMAGE_ERROR_REASONS}")
+        super().__init__(message)
+        self.reason = reason
 
 
 class BundleError(EdgeScreenError):

@@ -86,7 +86,8 @@ def load_image(source: str | os.PathLike | bytes, *, target_size: int | None = N
         where = f" {name!r}" if name else ""
         raise ImageError(
             f"unsupported or unrecognised image format{where} (first bytes {bytes(data[:8])!r}); "
-            f"valid formats: {', '.join(SUPPORTED_FORMATS)}. Is the file an image, and complete?")
+            f"valid formats: {', '.join(SUPPORTED_FORMATS)}. Is the file an image, and complete?",
+            reason="unsupported_format")
     if fmt == "DICOM":
         from edge_screen import dicom  # optional dependency lives there
 
@@ -101,13 +102,14 @@ def load_image(source: str | os.PathLike | bytes, *, target_size: int | None = N
         raise ImageError(
             f"image{_named(name)} is {width}x{height} = {width * height:,} pixels, more than the "
             f"limit max_pixels={max_pixels:,} (possible decompression bomb); refusing to decode. "
-            "Pass a larger max_pixels if the image is genuine.")
+            "Pass a larger max_pixels if the image is genuine.", reason="too_large")
     _check_min_size(width, height, name)
 
     if fmt == "JPEG" and not _jpeg_complete(data):
         raise ImageError(
             f"JPEG{_named(name)} is truncated: no end-of-image marker after the image data "
-            f"({len(data):,} bytes). The file was cut short; re-copy or re-export it.")
+            f"({len(data):,} bytes). The file was cut short; re-copy or re-export it.",
+            reason="damaged_file")
     reduce = _reduce_factor(width, height, target_size) if fmt == "JPEG" else 1
     buf = np.frombuffer(data, dtype=np.uint8)
     if fmt == "JPEG":
@@ -120,11 +122,12 @@ def load_image(source: str | os.PathLike | bytes, *, target_size: int | None = N
     try:
         img = cv2.imdecode(buf, flags)
     except cv2.error as exc:
-        raise ImageError(f"could not decode {fmt}{_named(name)}: {exc}".strip()) from exc
+        raise ImageError(f"could not decode {fmt}{_named(name)}: {exc}".strip(), reason="damaged_file") from exc
     if img is None:
         raise ImageError(
             f"could not decode {fmt}{_named(name)} ({len(data):,} bytes, header says "
-            f"{width}x{height}): the file is corrupt or truncated. Re-export or re-copy it.")
+            f"{width}x{height}): the file is corrupt or truncated. Re-export or re-copy it.",
+            reason="damaged_file")
     if fmt != "JPEG":
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     rgb, bit_depth = _to_uint8(img, fmt, name)
@@ -171,10 +174,10 @@ def image_size_from_header(data: bytes | memoryview, fmt: str, *,
     except (struct.error, IndexError, ValueError) as exc:
         raise ImageError(
             f"malformed or truncated {fmt} header{_named(name)}: {exc}. The file is corrupt; "
-            "re-export or re-copy it.") from exc
+            "re-export or re-copy it.", reason="damaged_file") from exc
     if size[0] <= 0 or size[1] <= 0:
         raise ImageError(f"{fmt} header{_named(name)} claims an empty image {size[0]}x{size[1]}; "
-                         "the file is corrupt.")
+                         "the file is corrupt.", reason="damaged_file")
     return size
 
 
@@ -188,23 +191,24 @@ def _read_source(source: str | os.PathLike | bytes, *,
         path = Path(source)
         name = str(path)
         if not path.exists():
-            raise ImageError(f"image file not found: {name!r}. Check the path.")
+            raise ImageError(f"image file not found: {name!r}. Check the path.", reason="not_found")
         if not path.is_file():
-            raise ImageError(f"not a file: {name!r} (a directory or device); give an image file.")
+            raise ImageError(f"not a file: {name!r} (a directory or device); give an image file.",
+                             reason="not_found")
         size = path.stat().st_size
         if size > max_bytes:  # larger than any image of max_pixels could need, even raw
             raise ImageError(f"image file {name!r} is {size:,} bytes, more than {max_bytes:,} "
-                             "bytes allowed for max_pixels; refusing to read it.")
+                             "bytes allowed for max_pixels; refusing to read it.", reason="too_large")
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise ImageError(f"cannot read image file {name!r}: {exc}") from exc
+            raise ImageError(f"cannot read image file {name!r}: {exc}", reason="unreadable") from exc
     else:
         raise ImageError(f"load_image needs a path or bytes, got {type(source).__name__}; "
-                         "pass a file path or the encoded file content.")
+                         "pass a file path or the encoded file content.", reason="unreadable")
     if len(data) == 0:
         raise ImageError(f"image{_named(name)} is empty (0 bytes); the file is truncated or was "
-                         "never written.")
+                         "never written.", reason="damaged_file")
     return data, name
 
 
@@ -216,7 +220,8 @@ def _check_min_size(width: int, height: int, name: str | None) -> None:
     if min(width, height) < MIN_SIDE:
         raise ImageError(
             f"image{_named(name)} is {width}x{height} pixels, too small to grade: both sides must "
-            f"be at least {MIN_SIDE} px. Use the original photograph, not a thumbnail.")
+            f"be at least {MIN_SIDE} px. Use the original photograph, not a thumbnail.",
+            reason="too_small")
 
 
 def _reduce_factor(width: int, height: int, target_size: int | None) -> int:
@@ -240,7 +245,7 @@ def _to_uint8(img: np.ndarray, fmt: str, name: str | None) -> tuple[np.ndarray, 
         return cv2.convertScaleAbs(img, alpha=255.0 / 65535.0), 16
     raise ImageError(
         f"{fmt}{_named(name)} has {img.dtype} samples; supported are 8- and 16-bit integer "
-        "images. Convert it to 8- or 16-bit first.")
+        "images. Convert it to 8- or 16-bit first.", reason="unsupported_format")
 
 
 def _png_size(d: memoryview) -> tuple[int, int]:
