@@ -29,6 +29,7 @@ from typing import Any, Mapping
 
 from edge_screen.errors import BundleError, UsageError
 from edge_screen.preprocess import Preprocessing
+from edge_screen.quality import QualityThresholds
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +185,9 @@ def _parse_manifest(root: Path, m: dict, zip_source: Path | None) -> Bundle:
         raise BundleError(f"{MANIFEST}: field 'preprocessing' is invalid ({exc}); got {prep_d!r}") from exc
     thr = _field(m, "threshold", dict, "an object {'value': float in 0..1, 'method': str}")
     value = thr.get("value")
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise BundleError(f"{MANIFEST}: field 'threshold.value' must be a number in 0..1, got {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 < float(value) < 1.0:
+        # 0 or 1 would call every photo abnormal (or none); NaN would call every photo normal
+        raise BundleError(f"{MANIFEST}: field 'threshold.value' must be a number strictly between 0 and 1, got {value!r}")
     if not isinstance(thr.get("method"), str):
         raise BundleError(f"{MANIFEST}: field 'threshold.method' must say how the threshold was chosen, got {thr.get('method')!r}")
     files = _field(m, "files", dict, "an object {relpath: {'sha256': hex, 'size': int}}")
@@ -218,6 +220,11 @@ def _parse_manifest(root: Path, m: dict, zip_source: Path | None) -> Bundle:
     for key in ("quality", "provenance", "reports"):
         if key in m and not isinstance(m[key], dict):
             raise BundleError(f"{MANIFEST}: field {key!r} must be an object, got {m[key]!r}")
+    if m.get("quality"):
+        try:
+            QualityThresholds().with_overrides(m["quality"])
+        except UsageError as exc:
+            raise BundleError(f"{MANIFEST}: field 'quality' is invalid: {exc}") from exc
     for rname, rel in (m.get("reports") or {}).items():
         _check_relpath(rel, f"{MANIFEST}: reports[{rname!r}]")
     return Bundle(root, m, name, version, tuple(labels), prep, float(value), tuple(models), zip_source)
