@@ -9,6 +9,9 @@ Reasons (codes), in the order they are checked:
 
 * ``fov_not_found`` -- no bright disc on a dark surround;
 * ``fov_too_small`` -- the disc covers too little of the frame;
+* ``low_resolution`` -- the disc is too few pixels across in the stored image (a thumbnail);
+* ``no_colour`` -- greyscale or red-free (a different modality): the field has almost no colour
+  saturation, or almost no red (:func:`colour_measures`);
 * ``not_fundus`` -- the surround is not dark, or the colour is not that of a retina (a fundus is
   red-to-yellow, with little blue);
 * ``too_dark`` / ``too_bright`` -- exposure inside the FOV (mean max-channel brightness; mean
@@ -50,8 +53,8 @@ FOCUS_SIGMA = 1.5
 CORE_RADIUS = 0.75
 DEFAULT_THRESHOLDS_PATH = Path(__file__).with_name("data") / "quality_thresholds.json"
 
-REASONS = ("fov_not_found", "fov_too_small", "not_fundus", "too_dark", "too_bright",
-           "low_contrast", "blurred")
+REASONS = ("fov_not_found", "fov_too_small", "low_resolution", "no_colour", "not_fundus", "too_dark",
+           "too_bright", "low_contrast", "blurred")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class QualityThresholds:
         min_contrast: std / mean of the green channel inside the FOV.
         min_focus: variance of the sigma^2-scaled Laplacian of Gaussian of green (grey levels^2)
             in the normalised view.
+        min_fov_diameter: disc diameter in pixels of the stored image (before any reduced decode);
+            below it the photo is a thumbnail (the model input would be enlarged > 3.8x).
+        min_saturation: median colour saturation in the field (:func:`colour_measures`); grey is 0.
+        min_red_fraction: R / (R + G + B) in the field; grey is 1/3, red-free photographs ~0.
     """
 
     min_fov_coverage: float = 0.35
@@ -86,6 +93,9 @@ class QualityThresholds:
     max_white_fraction: float = 0.45
     min_contrast: float = 0.02
     min_focus: float = 0.5
+    min_fov_diameter: float = 100.0
+    min_saturation: float = 0.05
+    min_red_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         problems = []
@@ -169,6 +179,9 @@ _THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
     "max_white_fraction": (0.0, 1.0),
     "min_contrast": (0.0, 10.0),
     "min_focus": (0.0, 1e6),
+    "min_fov_diameter": (0.0, 1e5),
+    "min_saturation": (0.0, 1.0),
+    "min_red_fraction": (0.0, 1.0),
 }
 
 _DEFAULT: QualityThresholds | None = None
@@ -183,13 +196,14 @@ def default_thresholds() -> QualityThresholds:
 
 
 def assess_quality(rgb: np.ndarray, *, fov: FieldOfView | None = None,
-                   thresholds: QualityThresholds | None = None) -> QualityReport:
+                   thresholds: QualityThresholds | None = None, scale: float = 1.0) -> QualityReport:
     """Check that ``rgb`` is a gradable fundus photograph.
 
     Args:
         rgb: ``(H, W, 3) uint8`` RGB (any resolution; a reduced decode is fine).
         fov: the field of view already detected on ``rgb`` (else it is detected here).
         thresholds: limits; default :func:`default_thresholds`.
+        scale: ``rgb`` width / stored image width (``LoadedImage.scale``), for the resolution check.
     """
     th = thresholds if thresholds is not None else default_thresholds()
     if fov is None:
@@ -198,11 +212,21 @@ def assess_quality(rgb: np.ndarray, *, fov: FieldOfView | None = None,
         return QualityReport(False, ("fov_not_found",), (
             "no fundus field of view found (no bright round disc on a dark surround); is this a "
             "fundus photograph?",), {"fov_found": 0.0})
-    m = measure(rgb, fov)
+    m = {**measure(rgb, fov), **colour_measures(rgb, fov),
+         "fov_diameter_px": 2.0 * fov.radius / (scale if scale > 0 else 1.0)}
     checks = [
         ("fov_too_small", m["fov_coverage"] < th.min_fov_coverage,
          f"the fundus disc covers {m['fov_coverage']:.0%} of the frame, below the minimum "
          f"{th.min_fov_coverage:.0%}"),
+        ("low_resolution", m["fov_diameter_px"] < th.min_fov_diameter,
+         f"low resolution: the fundus disc is {m['fov_diameter_px']:.0f} pixels across (minimum "
+         f"{th.min_fov_diameter:.0f}); use the camera's original photo, not a thumbnail"),
+        ("no_colour", m["saturation"] < th.min_saturation,
+         f"no colour: the photo is greyscale (colour saturation {m['saturation']:.3f}, minimum "
+         f"{th.min_saturation:.2f}); a colour fundus photograph is needed"),
+        ("no_colour", m["red_fraction"] < th.min_red_fraction,
+         f"no colour: almost no red in the field (red {m['red_fraction']:.0%} of the colour, minimum "
+         f"{th.min_red_fraction:.0%}), as in a red-free photograph; a colour fundus photograph is needed"),
         ("not_fundus", m["surround_brightness"] > th.max_surround_brightness,
          f"the area around the disc is not dark (mean {m['surround_brightness']:.0f}/255, "
          f"maximum {th.max_surround_brightness:.0f}): not a fundus photograph"),
@@ -337,3 +361,29 @@ def _surround(rgb: np.ndarray, fov: FieldOfView, inside: float) -> tuple[float, 
     level = float(mx[out].mean())
     # The floor keeps a dark photo's faint surround noise from looking like a lit surround.
     return level, level / max(inside, 64.0)
+
+
+def colour_measures(rgb: np.ndarray, fov: FieldOfView) -> dict[str, float]:
+    """Colour of the field: is this a *colour* fundus photograph (not greyscale, not red-free)?
+
+    Taken on a copy about 128 px across, over the lit pixels (max channel > 16) inside the disc
+    (0.95 of its radius, so the rim's JPEG colour bleeding does not count).
+
+    Returns:
+        ``saturation``: median of ``(max - min) / max`` over the channels (0 for grey, whatever
+        the brightness; a retina is strongly saturated red/orange); ``red_fraction``: mean R /
+        mean (R + G + B) (1/3 for grey; a red-free photograph has almost no red). NaN when fewer
+        than 50 lit pixels are inside.
+    """
+    small, sx, sy = _downscale(rgb, 128)
+    h, w = small.shape[:2]
+    cx, cy, r = (fov.cx + 0.5) * sx - 0.5, (fov.cy + 0.5) * sy - 0.5, 0.95 * fov.radius * math.sqrt(sx * sy)
+    yy, xx = np.ogrid[0:h, 0:w]
+    px = small.reshape(-1, 3)[(((xx - cx) ** 2 + (yy - cy) ** 2) <= r * r).ravel()].astype(np.float32)
+    mx, mn = px.max(axis=1), px.min(axis=1)
+    lit = mx > 16
+    if np.count_nonzero(lit) < 50:
+        return {"saturation": float("nan"), "red_fraction": float("nan")}
+    px, mx, mn = px[lit], mx[lit], mn[lit]
+    return {"saturation": float(np.median((mx - mn) / mx)),
+            "red_fraction": float(px[:, 0].sum() / max(float(px.sum()), 1.0))}

@@ -2,6 +2,12 @@
 
 Images that fail the quality gate come back ``ungradable`` with the measured reasons and are never
 sent to the model: a verdict on a photo the model cannot read is worse than none.
+
+The gate has two stages. The hand-set checks (:mod:`edge_screen.quality`) run first, before any
+inference. A bundle with a learned gate (:mod:`edge_screen.gate`) adds a second one, read from the
+model's extra outputs in the same inference: a photo it rejects is ``ungradable`` too, with
+``probability`` None (the model's P(abnormal) is kept only in ``quality.metrics["model_probability"]``,
+for audit: it is not a verdict).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import numpy as np
 
 from edge_screen.bundle import Bundle, default_bundle_path, load_bundle
 from edge_screen.errors import BundleError, EdgeScreenError, InferenceError, UsageError
+from edge_screen.gate import GATE_OUTPUTS, LearnedGate
 from edge_screen.imageio import LoadedImage, load_image
 from edge_screen.preprocess import Preprocessed, Transform, detect_fov, preprocess
 from edge_screen.quality import QualityReport, QualityThresholds, assess_quality
@@ -162,6 +169,13 @@ class Screener:
                     raise BundleError(f"bundle {self.bundle.name!r}: manifest field 'quality' is invalid: {exc}") from exc
         self.quality = quality
         self.threshold = self.bundle.threshold
+        self.gate: LearnedGate | None = LearnedGate.of_bundle(self.bundle)
+        if self.gate is not None and not set(GATE_OUTPUTS) <= set(self.runtime.optional_outputs):
+            # never screen without the gate the bundle promises
+            raise BundleError(
+                f"bundle {self.bundle.name!r} declares a learned gate, but its {self.runtime.name}/"
+                f"{self.runtime.precision} model lacks the outputs {list(GATE_OUTPUTS)} "
+                f"(has {list(self.runtime.optional_outputs)}): re-export the bundle with --gate")
 
     @property
     def backend(self) -> str:
@@ -198,7 +212,7 @@ class Screener:
         fov = detect_fov(loaded.rgb)
         timings["preprocess"] = _ms(t)
         t = time.perf_counter()
-        report = assess_quality(loaded.rgb, fov=fov, thresholds=self.quality)
+        report = assess_quality(loaded.rgb, fov=fov, thresholds=self.quality, scale=loaded.scale)
         timings["quality"] = _ms(t)
         if not report.ok:
             timings["total"] = _ms(t0)
@@ -208,9 +222,18 @@ class Screener:
         timings["preprocess"] += _ms(t)
         return _Pending(loaded, report, pre, timings, _ms(t0))
 
-    def _finish(self, p: _Pending, prob: float, heat: np.ndarray | None, inference_ms: float) -> ScreenResult:
+    def _finish(self, p: _Pending, prob: float, heat: np.ndarray | None, inference_ms: float,
+                gate: tuple[np.ndarray, float] | None = None) -> ScreenResult:
         t_finish = time.perf_counter()
         p.timings["inference"] = inference_ms
+        if gate is not None:
+            decision = self.gate.assess(*gate)  # type: ignore[union-attr]
+            metrics = {**p.quality.metrics, **decision.metrics, "model_probability": float(prob)}
+            if not decision.ok:
+                report = QualityReport(False, decision.reasons, decision.messages, metrics)
+                p.timings["total"] = p.prep_ms + inference_ms + _ms(t_finish)
+                return self._result(p.loaded, report, "ungradable", None, None, p.timings)
+            p.quality = QualityReport(True, (), (), metrics)
         mapped = None
         if heat is not None:
             t = time.perf_counter()
@@ -247,10 +270,18 @@ class Screener:
 
     def _infer(self, pending: list[_Pending], heatmap: bool) -> list[ScreenResult]:
         t = time.perf_counter()
-        probs, heats = self.runtime.run(np.stack([p.pre.tensor for p in pending]))
+        batch = np.stack([p.pre.tensor for p in pending])
+        if self.gate is None:
+            probs, heats = self.runtime.run(batch)
+            gates = [None] * len(pending)
+        else:
+            outs = self.runtime.run_outputs(batch)
+            probs, heats = outs["probabilities"], outs["heatmap"]
+            gates = [(outs["gate_probabilities"][i], float(outs["ood_distance"][i])) for i in range(len(pending))]
         per_image = _ms(t) / len(pending)  # batched: each image gets its share
         return [
-            self._finish(p, float(probs[i, 1]), heats[i] if heatmap else None, per_image) for i, p in enumerate(pending)
+            self._finish(p, float(probs[i, 1]), heats[i] if heatmap else None, per_image, gates[i])
+            for i, p in enumerate(pending)
         ]
 
     # ----------------------------------------------------------------------------------- public

@@ -12,6 +12,7 @@ Bundle layout written here (ARCHITECTURE.md "Bundle")::
     tensorrt/model_fp32.onnx        tensorrt fp16 / fp32 (engine built with --precision fp16)
     torch-tensorrt/model_<p>.ep     torch-tensorrt ExportedProgram
     reports/quantization.json       {"<backend>/<precision>": QuantizationReport, ...}
+    reports/gate.json               with --gate: the learned gate's training report + decisions per graph
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def export_bundle(
     crop: str = "fov",
     float_convs: int | None = None,
     bias_correction: bool = True,
+    gate: str | os.PathLike | None = None,
 ) -> Path:
     """Export ``model`` (a FundusClassifier) into the bundle folder ``out`` (created or extended).
 
@@ -69,6 +71,9 @@ def export_bundle(
             :data:`~edge_screen.quantize.ort_quant.DEFAULT_FLOAT_CONVS`; 0 quantizes them all).
         bias_correction: int8 ONNX Runtime / TensorRT Q/DQ: correct conv biases for the rounding
             shift (NNCF always does this for OpenVINO).
+        gate: ``gate.pt`` of ``edge-screen train-gate`` for this model: the learned gate joins every
+            graph (two more outputs), the manifest gets its ``gate`` block and the bundle
+            ``reports/gate.json`` (:mod:`edge_screen.quantize.gate_export`).
     Returns: the bundle root.
     """
     from edge_screen.bundle import BundleWriter
@@ -113,7 +118,12 @@ def export_bundle(
     if name is None and not (root / "manifest.json").is_file():
         name = cfg.get("name")  # a new bundle is named after the model; an extended one keeps its name
     writer = BundleWriter(root, name=name, version=version, preprocessing=prep)
-    graph = with_heatmap(model)
+    from edge_screen.quantize import gate_export
+
+    heads, gate_file = gate_export.attach(model, gate, writer) if gate is not None else (None, None)
+    if gate is None:
+        gate_export.refuse_gateless_extension(writer)
+    graph = with_heatmap(model, gate=heads)
     writer.manifest["heatmap"] = {"kind": graph.kind, "class_index": graph.class_index}
     thr = cfg.get("threshold")
     if thr is not None and "threshold" not in writer.manifest:
@@ -127,10 +137,13 @@ def export_bundle(
 
     fp32 = torch_to_onnx(graph, root / "onnx" / "model_fp32.onnx", input_size=size)
     writer.add_model("onnxruntime", "fp32", {"model": fp32})
+    gate_check = _gate_report(writer, root, fp32, "onnx", "fp32", gate_file, calib, val, prep) if heads else None
     for format, precision in targets:
         artifact = _write_format(writer, root, fp32, graph, format, precision, size, calib, val, max_auc_drop, int8)
         if precision == "int8" and artifact is not None:
             _add_report(writer, root, fp32, artifact, format, calib, val)
+        if gate_check is not None and artifact is not None and artifact != fp32:
+            _gate_report(writer, root, artifact, format, precision, gate_file, calib, val, prep, ref=gate_check)
         log.info("bundle %s: %s %s written", root, format, precision)
     writer.write()
     return root
@@ -186,6 +199,26 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
                                    precision=precision, calibration=images)  # fmt: skip
     writer.add_model("torch-tensorrt", precision, {"model": path})
     return None
+
+
+def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision: str, gate_file: dict, calib: Any,
+                 val: Any, prep: Any, ref: tuple | None = None) -> tuple:  # fmt: skip
+    """The gate's decisions of one graph into ``reports/gate.json``; returns ``(check outputs, real
+    outputs, check infos, check tensors)`` of the FP32 reference for the later INT8 comparisons."""
+    from edge_screen.gate import LearnedGate
+    from edge_screen.quantize import gate_export
+
+    gate = LearnedGate.from_manifest(writer.manifest["gate"])
+    data = val if val is not None else calib
+    if ref is None:
+        tensors, infos = gate_export.check_set(data.paths if data is not None else (), prep)
+    else:
+        tensors, infos = ref[2], ref[3]
+    outs = gate_export.run_all(artifact, format, tensors)
+    real = gate_export.run_all(artifact, format, data.images) if data is not None else None
+    entry = gate_export.precision_entry(gate, outs, infos, real, None if ref is None else (ref[0], ref[1]))
+    gate_export.write_report(writer, root, gate_file["report"], f"{_BACKEND[format]}/{precision}", entry)
+    return outs, real, tensors, infos
 
 
 def _add_report(writer: Any, root: Path, fp32: Path, artifact: Path, format: str, calib: Any, val: Any) -> None:
@@ -258,7 +291,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     root = export_bundle(model, args.out, targets=[(args.format, args.precision)], input_size=args.img_size,
                          calib=calib, val=val, max_auc_drop=args.max_auc_drop, name=args.name,
                          version=args.version, crop=args.crop, float_convs=args.float_convs,
-                         bias_correction=args.bias_correction)  # fmt: skip
+                         bias_correction=args.bias_correction, gate=args.gate)  # fmt: skip
     print(f"bundle written: {root}")
     return 0
 
@@ -281,6 +314,9 @@ def register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--max-auc-drop", type=float, default=None, help="openvino int8: accuracy-controlled PTQ")
+    p.add_argument("--gate", default=None, metavar="gate.pt",
+                   help="learned quality/out-of-distribution gate from edge-screen train-gate (same checkpoint); "
+                        "pass it to every export into the bundle")
     _add_int8_args(p)
     p.add_argument("--name", default=None, help="bundle name (default: the model name)")
     p.add_argument("--version", default=None, help="bundle version")
