@@ -333,9 +333,22 @@ class Visit:
         return out
 
     # -- summary ----------------------------------------------------------------------------
+    def eye_finding(self, eye: Eye) -> Finding:
+        """What the visit found for one eye: the worst of its graded photos (a retake never hides a
+        referral), else the state of its latest photo (retake, failed, screening), else NONE."""
+        graded = [s.finding for s in self.shots if s.eye is eye and s.state is ShotState.GRADED]
+        if graded:
+            return min(graded, key=SEVERITY.index)
+        return self.latest[eye].finding if eye in self.latest else Finding.NONE
+
+    def earlier_worse(self, eye: Eye) -> bool:
+        """True when an earlier photo of ``eye`` found worse than the one shown (e.g. refer, then a retake)."""
+        shown = self.latest.get(eye)
+        return shown is not None and SEVERITY.index(self.eye_finding(eye)) < SEVERITY.index(shown.finding)
+
     def summary(self) -> Summary:
         """The worse finding of the two eyes."""
-        eyes = {e: (self.latest[e].finding if e in self.latest else Finding.NONE) for e in Eye}
+        eyes = {e: self.eye_finding(e) for e in Eye}
         if self.unplaced_failure is not None:
             worst = min([*eyes.values(), Finding.FAILED], key=SEVERITY.index)
         else:
