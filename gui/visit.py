@@ -193,6 +193,16 @@ class Summary:
     worst_eyes: tuple[Eye, ...]     # the eyes that have the visit's finding
 
 
+def summarize(eyes: dict[Eye, Finding], *, missing: tuple[Eye, ...] = (), extra: Finding | None = None) -> Summary:
+    """The visit's finding: the worse of the eyes' (``extra``: a finding not tied to an eye)."""
+    worst = min([*eyes.values(), *([extra] if extra is not None else [])], key=SEVERITY.index)
+    return Summary(finding=worst, eyes=dict(eyes), missing=tuple(missing),
+                   worst_eyes=tuple(e for e in Eye if eyes.get(e) is worst))
+
+
+FINDING_OF_VERDICT = {"abnormal": Finding.REFER, "normal": Finding.NO_SIGN, "ungradable": Finding.RETAKE}
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -319,6 +329,12 @@ class Visit:
         self.corrections.extend(out)
         return out
 
+    def note_correction(self, record_id: str, field: str, old: str, new: str) -> Correction:
+        """Record a correction made outside :meth:`correct_eye` / :meth:`set_operator` (e.g. a save in flight)."""
+        c = Correction(record_id, field, old, new, _now(), self.operator)
+        self.corrections.append(c)
+        return c
+
     def set_operator(self, name: str) -> list[Correction]:
         """The operator field changed: records saved in this visit take the new name (with a trail)."""
         self._check_open()
@@ -348,13 +364,8 @@ class Visit:
 
     def summary(self) -> Summary:
         """The worse finding of the two eyes."""
-        eyes = {e: self.eye_finding(e) for e in Eye}
-        if self.unplaced_failure is not None:
-            worst = min([*eyes.values(), Finding.FAILED], key=SEVERITY.index)
-        else:
-            worst = min(eyes.values(), key=SEVERITY.index)
-        return Summary(finding=worst, eyes=eyes, missing=tuple(e for e in Eye if e not in self.latest),
-                       worst_eyes=tuple(e for e in Eye if eyes[e] is worst))
+        return summarize({e: self.eye_finding(e) for e in Eye}, missing=tuple(e for e in Eye if e not in self.latest),
+                         extra=Finding.FAILED if self.unplaced_failure is not None else None)
 
     @property
     def report_ready(self) -> bool:
