@@ -18,6 +18,9 @@ from edge_screen.gui.records import RecordStore, StoreError, VisitRecord
 from edge_screen.gui.report import report_file_name
 from edge_screen.gui.workers import JobError, WorkerPool
 
+translate = QCoreApplication.translate   # lupdate finds calls named translate(...)
+
+
 log = logging.getLogger(__name__)
 
 
@@ -64,21 +67,20 @@ class HistoryController(QObject):
         from edge_screen.gui.wording import eye_name, local_time, store_problem, verdict_word
         from edge_screen.gui.visit import Eye
 
-        t = QCoreApplication.translate
         page = self.page
         why = self.store_error or (self.store.read_only_reason if self.store is not None else None)
         if why is not None:
-            page.status.setText(t("History", "Records can be read but not saved. {problem}").format(
+            page.status.setText(translate("History", "Records can be read but not saved. {problem}").format(
                 problem=store_problem(why.reason)) if self.store is not None else store_problem(why.reason))
         page.status.setVisible(why is not None)
         rows = [] if self.store is None else self.store.search(page.search.text())
         table = page.table
         table.setRowCount(len(rows))
-        sources = {"file": t("History", "File"), "camera": t("History", "Camera"),
-                   "watch": t("History", "Camera folder"), "dicom": t("History", "DICOM file"),
-                   "dicom-scp": t("History", "DICOM network")}
+        sources = {"file": translate("History", "File"), "camera": translate("History", "Camera"),
+                   "watch": translate("History", "Camera folder"), "dicom": translate("History", "DICOM file"),
+                   "dicom-scp": translate("History", "DICOM network")}
         for i, r in enumerate(rows):
-            patient = r.patient_id or t("History", "(no ID)")
+            patient = r.patient_id or translate("History", "(no ID)")
             eye = eye_name(Eye(r.eye)) if r.eye in ("OD", "OS") else r.eye
             values = [local_time(r.time_utc), patient, eye, verdict_word(r.verdict), r.operator,
                       sources.get(r.source, r.source)]
@@ -124,7 +126,7 @@ class HistoryController(QObject):
                                 on_done=self._on_report, on_error=self._on_report_error)
 
     def _on_report(self, path: Path) -> None:
-        text = QCoreApplication.translate("History", "PDF saved: {path}").format(path=path)
+        text = translate("History", "PDF saved: {path}").format(path=path)
         self.w.status.showMessage(text, 20000)
         self.w.screen.notice.show_message("ok", text)
         if self.w.tabs.currentWidget() is self.page:
@@ -146,7 +148,7 @@ class HistoryController(QObject):
         if self.store is None:
             return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.w, QCoreApplication.translate("History", "Export CSV"),
+            path, _ = QFileDialog.getSaveFileName(self.w, translate("History", "Export CSV"),
                                                   str(Path(self.settings.data_dir) / "visits.csv"), "CSV (*.csv)")
             if not path:
                 return None
@@ -155,7 +157,7 @@ class HistoryController(QObject):
                                 on_error=self._on_report_error)
 
     def _on_csv(self, path: Path) -> None:
-        text = QCoreApplication.translate("History", "CSV saved: {path}").format(path=path)
+        text = translate("History", "CSV saved: {path}").format(path=path)
         self.page.status.setText(text)
         self.page.status.show()
         self.w.status.showMessage(text, 20000)

@@ -15,6 +15,9 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 from edge_screen.gui.jobs import load_model_job
 from edge_screen.gui.workers import JobError, WorkerPool
 
+translate = QCoreApplication.translate   # lupdate finds calls named translate(...)
+
+
 log = logging.getLogger(__name__)
 
 
@@ -24,12 +27,12 @@ def calibration_text(manifest: dict) -> str:
     if not isinstance(cal, dict) or not isinstance(cal.get("n_images"), int):
         return ""
     n = int(cal["n_images"])
-    text = QCoreApplication.translate("Model", "Calibrated on %n photo(s) from this clinic", "", n)
+    text = translate("Model", "Calibrated on %n photo(s) from this clinic", "", n)
     site, created = str(cal.get("site") or "").strip(), str(cal.get("created") or "")[:10]
     extra = [x for x in (site, created) if x]
     sens, spec = cal.get("sensitivity"), cal.get("specificity")
     if isinstance(sens, (int, float)) and isinstance(spec, (int, float)):
-        extra.append(QCoreApplication.translate("Model", "finds {sens:.0%} of eyes to refer, clears {spec:.0%} of "
+        extra.append(translate("Model", "finds {sens:.0%} of eyes to refer, clears {spec:.0%} of "
                                                          "healthy eyes").format(sens=sens, spec=spec))
     return f"{text} ({'; '.join(extra)})" if extra else text
 
@@ -79,27 +82,26 @@ class ModelController(QObject):
 
     def render(self) -> None:
         """The model status in the top bar and on the Settings page."""
-        t = QCoreApplication.translate
         w = self.w
         if self.loading:
-            w.model_status.setText(t("Model", "Loading the model..."))
+            w.model_status.setText(translate("Model", "Loading the model..."))
         elif self.screener is not None:
-            w.model_status.setText(t("Model", "Model ready"))
+            w.model_status.setText(translate("Model", "Model ready"))
         else:
-            w.model_status.setText(t("Model", "No model"))
+            w.model_status.setText(translate("Model", "No model"))
         w.model_status.setStyleSheet("color: #B00020; font-weight: bold;" if self.error is not None else "")
         info, cal = w.settings.model_info, w.settings.calibration
         if self.screener is not None:
             b = self.screener.bundle
-            info.setText(t("Model", "In use: {name} {version}").format(name=b.name, version=b.version))
-            cal.setText(calibration_text(b.manifest) or t("Model", "Not calibrated for this clinic."))
-            w.settings.runtime_info.setText(t("Model", "Running on {backend} ({precision}).").format(
+            info.setText(translate("Model", "In use: {name} {version}").format(name=b.name, version=b.version))
+            cal.setText(calibration_text(b.manifest) or translate("Model", "Not calibrated for this clinic."))
+            w.settings.runtime_info.setText(translate("Model", "Running on {backend} ({precision}).").format(
                 backend=self.screener.backend, precision=self.screener.precision))
         elif self.error is not None:
-            info.setText(t("Model", "No model could be loaded. Choose a model folder, or leave the field empty for "
+            info.setText(translate("Model", "No model could be loaded. Choose a model folder, or leave the field empty for "
                                     "the model that came with the app, then press Apply settings."))
             cal.setText("")
             w.settings.runtime_info.setText("")
         else:
-            info.setText(t("Model", "Loading the model..."))
+            info.setText(translate("Model", "Loading the model..."))
             cal.setText("")

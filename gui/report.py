@@ -24,6 +24,9 @@ from edge_screen.errors import UsageError
 from edge_screen.gui.records import RecordStore, StoreError, VisitRecord
 from edge_screen.gui.widgets import VERDICT_COLOURS, paint_verdict_icon, rgb_to_qimage
 
+translate = QCoreApplication.translate   # lupdate finds calls named translate(...)
+
+
 log = logging.getLogger(__name__)
 
 DPI = 150
@@ -98,7 +101,7 @@ def write_visit_report(path: str | os.PathLike, records: list[VisitRecord], stor
     writer.setResolution(DPI)
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
     writer.setPageMargins(QMarginsF(14, 12, 14, 12), QPageLayout.Unit.Millimeter)
-    writer.setTitle(QCoreApplication.translate("Report", "Eye screening report"))
+    writer.setTitle(translate("Report", "Eye screening report"))
     writer.setCreator("edge-screen")
     p = QPainter()
     if not p.begin(writer):
@@ -140,15 +143,14 @@ class _Page:
             verdict_word,
         )
 
-        t = QCoreApplication.translate
         mm, w = self.mm, self.width
         first = next(iter(by_eye.values()))[0]
-        y = self.text(QRectF(0, 0, w, 12 * mm), t("Report", "Eye screening report"), 18, bold=True) + 2 * mm
-        patient = first.patient_id or t("Report", "no ID (confirmed by the operator)")
+        y = self.text(QRectF(0, 0, w, 12 * mm), translate("Report", "Eye screening report"), 18, bold=True) + 2 * mm
+        patient = first.patient_id or translate("Report", "no ID (confirmed by the operator)")
         operators = sorted({r.operator for r, _, _ in by_eye.values() if r.operator}) or ["-"]
-        rows = [(t("Report", "Patient ID"), patient),
-                (t("Report", "Date and time"), local_time(min(r.time_utc for r, _, _ in by_eye.values()))),
-                (t("Report", "Operator"), ", ".join(operators))]
+        rows = [(translate("Report", "Patient ID"), patient),
+                (translate("Report", "Date and time"), local_time(min(r.time_utc for r, _, _ in by_eye.values()))),
+                (translate("Report", "Operator"), ", ".join(operators))]
         for k, v in rows:
             self.text(QRectF(0, y, 42 * mm, 6 * mm), k, 10.5, bold=True)
             self.text(QRectF(43 * mm, y, w - 43 * mm, 6 * mm), v, 10.5)
@@ -160,7 +162,7 @@ class _Page:
         kind, head, detail = summary_text(summarize(eyes, missing=missing))
         y += self.banner(QRectF(0, y, w, 22 * mm), kind, head, detail) + 3 * mm
 
-        disclaimer = t("Report", "Screening support, not a diagnosis. An eye specialist must confirm any finding. "
+        disclaimer = translate("Report", "Screening support, not a diagnosis. An eye specialist must confirm any finding. "
                                  "A normal result does not rule out eye disease.")
         trail = [c for recs in corrections.values() for c in recs]
         bottom_reserved = 24 * mm + (6 * mm * (len(trail) + 1) if trail else 0)
@@ -180,7 +182,7 @@ class _Page:
                 box = QRectF(x, yy, col, img_h)
                 self.p.setPen(QPen(QColor("#888888"), 0.3 * mm))
                 self.p.drawRect(box)
-                self.text(box, t("Report", "No photo of this eye was saved."), 11, flags=_A.AlignCenter)
+                self.text(box, translate("Report", "No photo of this eye was saved."), 11, flags=_A.AlignCenter)
                 continue
             rec, rgb, overlay = by_eye[eye.value]
             vkind = rec.verdict
@@ -197,21 +199,21 @@ class _Page:
             elif vkind == "ungradable":
                 codes = rec.quality_reasons.split(",") if rec.quality_reasons else ["ungradable"]
                 yy += self.text(QRectF(x, yy, col, 20 * mm), quality_reason(codes[0])[1], 10) + mm
-            details = [t("Report", "Saved: {time}").format(time=local_time(rec.time_utc))]
+            details = [translate("Report", "Saved: {time}").format(time=local_time(rec.time_utc))]
             if rec.probability is not None:
-                details.append(t("Report", "Score {score:.3f} (refer at {threshold:.3f} or more)").format(
+                details.append(translate("Report", "Score {score:.3f} (refer at {threshold:.3f} or more)").format(
                     score=rec.probability, threshold=rec.threshold or 0.0))
-            details.append(t("Report", "Model {model} on {backend}").format(
+            details.append(translate("Report", "Model {model} on {backend}").format(
                 model=rec.bundle_id.split(":")[0].replace("@", " "), backend=rec.backend))
             self.text(QRectF(x, yy, col, 18 * mm), "\n".join(details), 8.5, colour="#333333")
 
         yb = self.height - bottom_reserved
         if trail:
-            lines = [t("Report", "Corrections:")]
+            lines = [translate("Report", "Corrections:")]
             for c in trail:
                 what = eye_name(Eye(c.new)) if c.field == "eye" and c.new in ("OD", "OS") else c.new or "-"
-                field = t("Report", "eye") if c.field == "eye" else t("Report", "operator")
-                lines.append(t("Report", "{field} changed to {value} by {by}, {time}").format(
+                field = translate("Report", "eye") if c.field == "eye" else translate("Report", "operator")
+                lines.append(translate("Report", "{field} changed to {value} by {by}, {time}").format(
                     field=field, value=what, by=c.by or "-", time=local_time(c.time_utc)))
             self.text(QRectF(0, yb, w, 6 * mm * len(lines)), "\n".join(lines), 9)
             yb += 6 * mm * len(lines)
@@ -240,12 +242,11 @@ class _Page:
         """The heatmap legend under the overlay: 'Where the signs are: weak [scale] strong'."""
         from edge_screen.heatmap import legend_bar
 
-        t = QCoreApplication.translate
         mm = self.mm
         self.p.setFont(_font(8.5))
         fm = self.p.fontMetrics()
-        label = t("Report", "Where the signs are:")
-        weak, strong = t("Report", "weak"), t("Report", "strong")
+        label = translate("Report", "Where the signs are:")
+        weak, strong = translate("Report", "weak"), translate("Report", "strong")
         x = rect.x()
         for part in (label, weak):
             self.text(QRectF(x, rect.y(), fm.horizontalAdvance(part) + mm, rect.height()), part, 8.5,

@@ -22,8 +22,10 @@ from edge_screen.gui.visit import Capture, CaptureFailure, SourceKind
 from edge_screen.gui.watch import WatchProblem, WatchStarted, watch_loop
 from edge_screen.gui.workers import JobError, Worker, WorkerPool
 
+translate = QCoreApplication.translate   # lupdate finds calls named translate(...)
+
+
 log = logging.getLogger(__name__)
-_t = QCoreApplication.translate
 
 
 class _Source(QObject):
@@ -48,7 +50,7 @@ class FileSource(_Source):
         """The file dialog."""
         filters = ("DICOM (*.dcm *.dicom);;* (*)" if dicom else
                    "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;* (*)")
-        paths, _ = QFileDialog.getOpenFileNames(self.w, QCoreApplication.translate("Sources", "Open photo"), "",
+        paths, _ = QFileDialog.getOpenFileNames(self.w, translate("Sources", "Open photo"), "",
                                                 filters)
         self.open_paths(paths)
 
@@ -82,7 +84,7 @@ class CameraSource(_Source):
 
     def render(self) -> None:
         """Start/Stop text."""
-        self.page.camera_start.setText(_t("Sources", "Stop preview") if self.worker else _t("Sources", "Start preview"))
+        self.page.camera_start.setText(translate("Sources", "Stop preview") if self.worker else translate("Sources", "Start preview"))
 
     def refresh(self) -> None:
         """List cameras (in a worker: opening devices can take seconds)."""
@@ -94,7 +96,7 @@ class CameraSource(_Source):
         for label, dev in cams:
             combo.addItem(label, dev)
         if not cams:
-            self.page.camera_status.setText(_t("Sources", "No camera found. Plug in the camera and press Find cameras."))
+            self.page.camera_status.setText(translate("Sources", "No camera found. Plug in the camera and press Find cameras."))
 
     def device(self) -> str:
         """The chosen device (a listed camera, or a typed index / device path)."""
@@ -111,7 +113,7 @@ class CameraSource(_Source):
             return
         device = self.device()
         if not device:
-            self.page.camera_status.setText(_t("Sources", "No camera found. Plug in the camera and press Find cameras."))
+            self.page.camera_status.setText(translate("Sources", "No camera found. Plug in the camera and press Find cameras."))
             return
         self.settings.camera = device
         self.control = CameraControl()
@@ -131,7 +133,7 @@ class CameraSource(_Source):
 
     def _on_error(self, err: JobError) -> None:
         self._stopped()
-        self.page.camera_status.setText(_t("Sources", "The camera could not be opened. Check it is plugged in and "
+        self.page.camera_status.setText(translate("Sources", "The camera could not be opened. Check it is plugged in and "
                                                       "not used by another program."))
 
     def _on_event(self, ev: object) -> None:
@@ -140,12 +142,12 @@ class CameraSource(_Source):
             p.camera_preview.set_image(ev.rgb)
         elif isinstance(ev, CameraOpened):
             i = ev.info
-            p.camera_status.setText(_t("Sources", "Camera ready: {w} x {h}").format(w=i.width, h=i.height))
+            p.camera_status.setText(translate("Sources", "Camera ready: {w} x {h}").format(w=i.width, h=i.height))
             p.capture_button.setEnabled(True)
         elif isinstance(ev, Capture):
             self.captured.emit(ev)
         elif isinstance(ev, CameraLost):
-            p.camera_status.setText(_t("Sources", "The camera stopped sending pictures. Check the cable and press "
+            p.camera_status.setText(translate("Sources", "The camera stopped sending pictures. Check the cable and press "
                                                   "Start preview."))
 
     def capture(self) -> None:
@@ -171,11 +173,11 @@ class WatchSource(_Source):
 
     def render(self) -> None:
         """Start/Stop text."""
-        self.page.watch_start.setText(_t("Sources", "Stop watching") if self.worker else _t("Sources", "Start watching"))
+        self.page.watch_start.setText(translate("Sources", "Stop watching") if self.worker else translate("Sources", "Start watching"))
 
     def choose(self) -> None:
         """Folder dialog."""
-        folder = QFileDialog.getExistingDirectory(self.w, _t("Sources", "Camera folder"), self.page.watch_path.text())
+        folder = QFileDialog.getExistingDirectory(self.w, translate("Sources", "Camera folder"), self.page.watch_path.text())
         if folder:
             self.page.watch_path.setText(folder)
 
@@ -201,7 +203,7 @@ class WatchSource(_Source):
 
     def _on_error(self, err: JobError) -> None:
         self._stopped()
-        text = _t("Sources", "This folder does not exist. Choose the folder the camera saves photos to.")
+        text = translate("Sources", "This folder does not exist. Choose the folder the camera saves photos to.")
         self.page.watch_list.insertItem(0, QListWidgetItem(text))
         self.w.status.showMessage(text, 15000)
 
@@ -216,11 +218,11 @@ class WatchSource(_Source):
         from edge_screen.gui.wording import failure_text
 
         if isinstance(ev, WatchStarted):
-            self.w.status.showMessage(_t("Sources", "Watching the camera folder."), 15000)
+            self.w.status.showMessage(translate("Sources", "Watching the camera folder."), 15000)
         elif isinstance(ev, WatchProblem):
-            self.w.status.showMessage(_t("Sources", "The camera folder cannot be read right now."), 15000)
+            self.w.status.showMessage(translate("Sources", "The camera folder cannot be read right now."), 15000)
         elif isinstance(ev, Capture):
-            self.items[ev.id] = self._line(ev.name, _t("Sources", "taken"), True)
+            self.items[ev.id] = self._line(ev.name, translate("Sources", "taken"), True)
             self.captured.emit(ev)
         elif isinstance(ev, CaptureFailure):
             self._line(ev.name, failure_text(ev.reason)[0], False)
@@ -259,10 +261,10 @@ class DicomSource(_Source):
         """The receiver's status line."""
         p = self.page
         if self.receiver is None:
-            p.dicom_status.setText(_t("Sources", "Receiver off."))
+            p.dicom_status.setText(translate("Sources", "Receiver off."))
         else:
             host, port = self.receiver.address
-            p.dicom_status.setText(_t("Sources", "Waiting for photos on {host}:{port} (AE title {ae}).").format(
+            p.dicom_status.setText(translate("Sources", "Waiting for photos on {host}:{port} (AE title {ae}).").format(
                 host=host, port=port, ae=self.receiver.ae_title))
 
     def set_running(self, on: bool) -> None:
@@ -290,8 +292,8 @@ class DicomSource(_Source):
                 self.render()
                 no_callers = not s.dicom_callers
                 self.page.dicom_status.setText(
-                    _t("Sources", "Enter the AE title of the camera in Settings first.") if no_callers else
-                    _t("Sources", "The receiver could not start: the network port is in use. Choose another in "
+                    translate("Sources", "Enter the AE title of the camera in Settings first.") if no_callers else
+                    translate("Sources", "The receiver could not start: the network port is in use. Choose another in "
                                   "Settings."))
                 return
             self.receiver = receiver
@@ -306,7 +308,7 @@ class DicomSource(_Source):
     def _on_image(self, image, peer: str) -> None:  # noqa: ANN001
         from edge_screen.gui.visit import Identity
 
-        self.w.status.showMessage(_t("Sources", "A photo arrived from the camera."), 10000)
+        self.w.status.showMessage(translate("Sources", "A photo arrived from the camera."), 10000)
         self.captured.emit(Capture(data=image.data, ext=".dcm", source=SourceKind.DICOM_SCP, name="DICOM",
                                    pixels=image.rgb, identity=Identity(image.patient_id, image.eye)))
 

@@ -96,9 +96,7 @@ def update(out_dir: Path | None = None) -> list[Path]:
         if out_dir and ts_path(lang).is_file():
             ts.write_bytes(ts_path(lang).read_bytes())
         cmd = [*_tool("lupdate"), *map(str, sources()), "-ts", str(ts), "-target-language", lang, "-no-obsolete",
-               "-locations", "none"]
-        if lang == "en":
-            cmd.insert(-6, "-pluralonly")
+               "-locations", "none"] + (["-pluralonly"] if lang == "en" else [])
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         written.append(ts)
     return written

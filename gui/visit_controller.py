@@ -273,7 +273,7 @@ class VisitController(QObject):
         if visit.closed or eye not in visit.latest:
             return
         self._write_corrections(visit.correct_eye(eye))
-        self._notice("ok", self.tr("Corrected: that photo is now the {eye}.").format(eye=eye_name(eye.other)))
+        self._notice("ok", self.tr("Corrected. This photo is now marked: {eye}.").format(eye=eye_name(eye.other)))
         self.render()
 
     def _write_corrections(self, fixes: list) -> None:

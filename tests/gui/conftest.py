@@ -83,6 +83,12 @@ def dicom_dataset(image_path: Path, patient: str, side: str | None, *,
 
 
 @pytest.fixture()
+def dicom_ds():
+    """The :func:`dicom_dataset` factory, for tests that send datasets over the network."""
+    return dicom_dataset
+
+
+@pytest.fixture()
 def make_dicom(tmp_path: Path):
     """``(image, patient, side, name) -> Path`` of a DICOM file written with pydicom."""
     def make(image: Path, patient: str, side: str | None, name: str | None = None) -> Path:
