@@ -154,11 +154,11 @@ def run(args: argparse.Namespace) -> int:
         parts.visits.select_eye(Eye(args.eye))
     window.show()
     timing = os.environ.get("EDGE_SCREEN_APP_TIMING")
-    QTimer.singleShot(0, lambda: _timing(timing, "window_shown", t_start))
+    QTimer.singleShot(0, lambda: _timing(timing, "window_shown", t_start, window))
     parts.models.load()
     QTimer.singleShot(0, parts.settings_page.fill_backends)
     if settings.dicom_enabled and not args.screenshot:
-        window.screen.dicom_receiver.setChecked(True)
+        window.screen_page.dicom_receiver.setChecked(True)
     outcome: dict[str, int] = {}
     if args.open:
         parts.files.open_paths(list(args.open))
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         if outcome:
             return
         outcome["code"] = code
-        _timing(timing, "first_screened" if code == 0 else "first_failed", t_start)
+        _timing(timing, "first_screened" if code == 0 else "first_failed", t_start, window)
         if args.screenshot:   # let the layout settle before grabbing
             QTimer.singleShot(200, lambda: (_save_shot(window, Path(args.screenshot)), app.quit()))
 
@@ -184,9 +184,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _timing(enabled: str | None, what: str, t_start: float) -> None:
-    if enabled:
-        print(f"timing {what} {time.time():.3f} since_run_s={time.time() - t_start:.3f}", flush=True)
+def _timing(enabled: str | None, what: str, t_start: float, window=None) -> None:  # noqa: ANN001
+    """With EDGE_SCREEN_APP_TIMING set: print wall-clock marks (and the window's geometry) for measurements."""
+    if not enabled:
+        return
+    line = f"timing {what} {time.time():.3f} since_run_s={time.time() - t_start:.3f}"
+    if window is not None:
+        g, screen = window.frameGeometry(), window.screen().availableGeometry()
+        line += f" window={g.width()}x{g.height()}+{g.x()}+{g.y()} screen={screen.width()}x{screen.height()}"
+    print(line, flush=True)
 
 
 def _save_shot(window, out: Path) -> None:  # noqa: ANN001

@@ -128,7 +128,7 @@ class HistoryController(QObject):
     def _on_report(self, path: Path) -> None:
         text = translate("History", "PDF saved: {path}").format(path=path)
         self.w.status.showMessage(text, 20000)
-        self.w.screen.notice.show_message("ok", text)
+        self.w.screen_page.notice.show_message("ok", text)
         if self.w.tabs.currentWidget() is self.page:
             self.page.status.setText(text)
             self.page.status.show()
@@ -138,7 +138,7 @@ class HistoryController(QObject):
         from edge_screen.gui.wording import store_problem
 
         text = store_problem(err.reason)
-        self.w.screen.notice.show_message("problem", text)
+        self.w.screen_page.notice.show_message("problem", text)
         self.w.status.showMessage(text, 20000)
         log.error("PDF failed: %s (%s)", err.kind, err.reason)
         self.report_failed.emit(err)

@@ -120,7 +120,6 @@ class SettingsPage(QScrollArea):
         form.addRow(self.dicom_port_label, self.dicom_port)
         self.dicom_callers = QLineEdit(self.dicom_box)
         self.dicom_callers_label = QLabel(self.dicom_box)
-        self.dicom_callers_label.setWordWrap(True)
         form.addRow(self.dicom_callers_label, self.dicom_callers)
         self.dicom_max_mb = QSpinBox(self.dicom_box)
         self.dicom_max_mb.setRange(1, 2048)

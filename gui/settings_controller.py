@@ -93,7 +93,7 @@ class SettingsController(QObject):
             language = p.language.currentData()
             s.language = language
         except UsageError as exc:
-            self.w.screen.notice.show_message("problem", str(exc))
+            self.w.screen_page.notice.show_message("problem", str(exc))
             self.w.status.showMessage(str(exc), 15000)
             return
         bundle = p.bundle.text().strip()

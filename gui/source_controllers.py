@@ -34,7 +34,7 @@ class _Source(QObject):
 
     def __init__(self, window, pool: WorkerPool) -> None:  # noqa: ANN001
         super().__init__(window)
-        self.w, self.page, self.pool = window, window.screen, pool
+        self.w, self.page, self.pool = window, window.screen_page, pool
 
 
 class FileSource(_Source):

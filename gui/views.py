@@ -46,10 +46,10 @@ class MainWindow(QMainWindow):
         outer.addWidget(self._top_bar())
         self.tabs = QTabWidget(central)
         self.tabs.setFont(font(12))
-        self.screen = ScreenPage(self.tabs)
+        self.screen_page = ScreenPage(self.tabs)
         self.history = HistoryPage(self.tabs)
         self.settings = SettingsPage(self.tabs)
-        for page in (self.screen, self.history, self.settings):
+        for page in (self.screen_page, self.history, self.settings):
             self.tabs.addTab(page, "")
         outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         self.new_patient.setText(self.tr("New patient"))
         for i, text in enumerate((self.tr("Screen"), self.tr("History"), self.tr("Settings"))):
             self.tabs.setTabText(i, text)
-        self.screen.retranslate()
+        self.screen_page.retranslate()
         self.history.retranslate()
         self.settings.retranslate()
 

@@ -196,8 +196,10 @@ class Summary:
 def summarize(eyes: dict[Eye, Finding], *, missing: tuple[Eye, ...] = (), extra: Finding | None = None) -> Summary:
     """The visit's finding: the worse of the eyes' (``extra``: a finding not tied to an eye)."""
     worst = min([*eyes.values(), *([extra] if extra is not None else [])], key=SEVERITY.index)
+    # a failed file needs a new photo too: "retake" names the eyes of both
+    group = (Finding.RETAKE, Finding.FAILED) if worst is Finding.RETAKE else (worst,)
     return Summary(finding=worst, eyes=dict(eyes), missing=tuple(missing),
-                   worst_eyes=tuple(e for e in Eye if eyes.get(e) is worst))
+                   worst_eyes=tuple(e for e in Eye if eyes.get(e) in group))
 
 
 FINDING_OF_VERDICT = {"abnormal": Finding.REFER, "normal": Finding.NO_SIGN, "ungradable": Finding.RETAKE}

@@ -43,7 +43,7 @@ class VisitController(QObject):
 
     def __init__(self, window, pool: WorkerPool, models, history, settings) -> None:  # noqa: ANN001
         super().__init__(window)
-        self.w, self.page = window, window.screen
+        self.w, self.page = window, window.screen_page
         self.pool, self.models, self.history, self.settings = pool, models, history, settings
         self.session = Session(operator=settings.operator)
         self.queue: deque[Shot] = deque()
@@ -358,7 +358,10 @@ class VisitController(QObject):
             panel.earlier.setText(self.tr("An earlier photo of this eye was referred.") if visit.earlier_worse(eye)
                                   and visit.eye_finding(eye).value == "refer" else "")
             panel.earlier.setVisible(bool(panel.earlier.text()))
-            panel.move_eye.setEnabled(shot is not None and not visit.closed)
+            panel.move_eye.setVisible(shot is not None and shot.state is not ShotState.FAILED and not visit.closed)
+            selected = s.selected_eye is eye
+            panel.setStyleSheet("#EyePanel { border: %s; border-radius: 8px; }"
+                                % ("3px solid #0072B2" if selected else "1px solid #bbb"))
             panel.keep.setVisible(shot is not None and shot.state is ShotState.UNGRADABLE and not shot.keep_ungradable)
             panel.details.setText(details_text(shot) if show_details else "")
             panel.details.setVisible(show_details and bool(panel.details.text()))

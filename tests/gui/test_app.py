@@ -49,7 +49,7 @@ def test_drag_and_drop_screens_then_saves_once_the_id_is_entered(make_app, qtbot
 def test_camera_capture_space_bar_and_unplug(make_app, qtbot, screen_bundle, tmp_path, idrid_image):
     """A real MJPG video made from a fundus photo stands in for the USB camera (same VideoCapture path)."""
     parts = make_app(screen_bundle)
-    w, p = parts.window, parts.window.screen
+    w, p = parts.window, parts.window.screen_page
     frame = cv2.resize(cv2.imread(str(idrid_image)), (640, 424))
     video = tmp_path / "camera.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 424))
@@ -74,7 +74,7 @@ def test_camera_capture_space_bar_and_unplug(make_app, qtbot, screen_bundle, tmp
 
 def test_watch_folder_rejects_bad_and_screens_good(make_app, qtbot, screen_bundle, tmp_path, idrid_image, photos):
     parts = make_app(screen_bundle)
-    p = parts.window.screen
+    p = parts.window.screen_page
     folder = tmp_path / "export"
     folder.mkdir()
     parts.window.patient_id.setText("P-WATCH")
@@ -148,13 +148,13 @@ def test_dicom_import_and_cstore_offline_and_no_ids_in_logs(make_app, qtbot, scr
     assert w.patient_id.text() == SECRET_PATIENT
     # the receiver refuses to start until a camera's AE title is configured
     parts.settings.dicom_port = _free_port()
-    w.screen.dicom_receiver.setChecked(True)
-    assert parts.dicom.receiver is None and not w.screen.dicom_receiver.isChecked()
-    assert "AE title" in w.screen.dicom_status.text()
+    w.screen_page.dicom_receiver.setChecked(True)
+    assert parts.dicom.receiver is None and not w.screen_page.dicom_receiver.isChecked()
+    assert "AE title" in w.screen_page.dicom_status.text()
     parts.settings.dicom_callers = "FUNDUSCAM"
-    w.screen.dicom_receiver.setChecked(True)
+    w.screen_page.dicom_receiver.setChecked(True)
     assert parts.dicom.receiver is not None and parts.dicom.receiver.address[0] == "127.0.0.1"
-    assert "127.0.0.1" in w.screen.dicom_status.text()
+    assert "127.0.0.1" in w.screen_page.dicom_status.text()
     ds2 = dicom_ds(idrid_image, SECRET_PATIENT, "R")
     scu = AE(ae_title="FUNDUSCAM")
     scu.add_requested_context(ds2.SOPClassUID, ds2.file_meta.TransferSyntaxUID)
@@ -174,7 +174,7 @@ def test_dicom_import_and_cstore_offline_and_no_ids_in_logs(make_app, qtbot, scr
 
 def test_disk_full_keeps_result_and_retry_saves(make_app, qtbot, screen_bundle, idrid_image, monkeypatch):
     parts = make_app(screen_bundle)
-    p = parts.window.screen
+    p = parts.window.screen_page
     parts.window.patient_id.setText("P-FULL")
     parts.visits.commit_patient()
     parts.visits.select_eye(Eye.OD)

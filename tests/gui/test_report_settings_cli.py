@@ -153,8 +153,8 @@ def test_language_switch_redraws_every_text(make_app, qtbot, screen_bundle):
     page.language.setCurrentIndex(page.language.findData("es"))
     page.apply.click()
     qtbot.waitUntil(lambda: w.new_patient.text() == "Nuevo paciente", timeout=5000)   # Qt's LanguageChange event
-    assert w.tabs.tabText(2) == "Ajustes" and w.screen.eyes[Eye.OD].title.text() == "Ojo derecho (OD)"
-    assert w.screen.summary.headline.text() == "Listo para el siguiente paciente"     # controllers redrew too
+    assert w.tabs.tabText(2) == "Ajustes" and w.screen_page.eyes[Eye.OD].title.text() == "Ojo derecho (OD)"
+    assert w.screen_page.summary.headline.text() == "Listo para el siguiente paciente"     # controllers redrew too
     qtbot.waitUntil(lambda: w.model_status.text() == "Modelo listo", timeout=30000)
     assert parts.settings.language == "es"
     page.language.setCurrentIndex(page.language.findData("en"))

@@ -37,7 +37,7 @@ def type_patient(parts, qtbot, text: str) -> None:
 
 def press(parts, qtbot, choice: Choice | str) -> None:
     key = choice.value if isinstance(choice, Choice) else choice
-    button = parts.window.screen.notice.buttons[key]
+    button = parts.window.screen_page.notice.buttons[key]
     assert button.isVisible()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
@@ -51,7 +51,7 @@ def wait_saved(parts, qtbot, n: int) -> None:
 
 
 def panel(parts, eye: Eye):
-    return parts.window.screen.eyes[eye]
+    return parts.window.screen_page.eyes[eye]
 
 
 # ------------------------------------------------------------------------------------- patients
@@ -72,9 +72,9 @@ def test_two_patients_from_dicom_are_never_mixed(make_app, qtbot, screen_bundle,
                                                                  ("PATIENT-BBB-222", "OS", "abnormal")]
     assert recs[0].session_id != recs[1].session_id                  # two visits
     assert w.patient_id.text() == "PATIENT-BBB-222" and w.eye_buttons[Eye.OS].isChecked()
-    assert "PATIENT-BBB-222" in w.screen.notice.text.text()          # said where the eye is
+    assert "PATIENT-BBB-222" in w.screen_page.notice.text.text()          # said where the eye is
     assert not panel(parts, Eye.OD).image.has_image                  # AAA's photo is gone from the screen
-    assert w.screen.summary.kind == "abnormal"
+    assert w.screen_page.summary.kind == "abnormal"
 
 
 def test_jpeg_after_dicom_asks_and_is_not_saved_under_that_patient(make_app, qtbot, screen_bundle, photos,
@@ -85,10 +85,10 @@ def test_jpeg_after_dicom_asks_and_is_not_saved_under_that_patient(make_app, qtb
     open_photo(parts, qtbot, make_dicom(photos["normal"], "PATIENT-AAA-111", "R"))
     wait_saved(parts, qtbot, 1)
     question = open_photo(parts, qtbot, photos["normal2"], until="asked")
-    assert "PATIENT-AAA-111" in w.screen.notice.text.text() and "no patient ID" in w.screen.notice.text.text()
+    assert "PATIENT-AAA-111" in w.screen_page.notice.text.text() and "no patient ID" in w.screen_page.notice.text.text()
     assert parts.history.store.count() == 1
     press(parts, qtbot, Choice.NEW_PATIENT)
-    assert parts.visits.question is not None and "Which eye" in w.screen.notice.text.text()
+    assert parts.visits.question is not None and "Which eye" in w.screen_page.notice.text.text()
     with qtbot.waitSignal(parts.visits.screened, timeout=30000):
         press(parts, qtbot, Choice.EYE_OS)
     assert w.patient_id.text() == "" and not w.patient_id.isReadOnly()
@@ -106,7 +106,7 @@ def test_dicom_conflicting_with_typed_id_asks_the_technician(make_app, qtbot, sc
     type_patient(parts, qtbot, "PT-0043")
     dcm = make_dicom(photos["normal"], "PT-9999", "L")
     open_photo(parts, qtbot, dcm, until="asked")
-    text = w.screen.notice.text.text()
+    text = w.screen_page.notice.text.text()
     assert "PT-9999" in text and "PT-0043" in text
     press(parts, qtbot, Choice.SKIP_PHOTO)
     assert parts.history.store.count() == 0 and w.patient_id.text() == "PT-0043"
@@ -127,11 +127,11 @@ def test_ungradable_photos_are_not_saved_under_the_patient(make_app, qtbot, scre
         assert shot.result.verdict == "ungradable"
         head = panel(parts, Eye.OD).verdict.headline.text()
         assert head.startswith("Retake the photo: ") and reason in head
-        assert parts.window.screen.summary.kind == "ungradable"
+        assert parts.window.screen_page.summary.kind == "ungradable"
         assert "Not saved" in panel(parts, Eye.OD).save_line.text()
     qtbot.wait(200)
     assert parts.history.store.count() == 0
-    assert not parts.window.screen.report_button.isEnabled()
+    assert not parts.window.screen_page.report_button.isEnabled()
     # the technician may keep the attempt, as "ungradable" only
     with qtbot.waitSignal(parts.visits.saved, timeout=20000) as saved:
         panel(parts, Eye.OD).keep.click()
@@ -141,7 +141,7 @@ def test_ungradable_photos_are_not_saved_under_the_patient(make_app, qtbot, scre
 
 def test_nothing_saved_without_id_unless_confirmed(make_app, qtbot, screen_bundle, photos):
     parts = make_app(screen_bundle)
-    p = parts.window.screen
+    p = parts.window.screen_page
     parts.visits.select_eye(Eye.OS)
     open_photo(parts, qtbot, photos["normal"])
     qtbot.wait(200)
@@ -164,11 +164,11 @@ def test_new_patient_clears_patient_eye_and_results(make_app, qtbot, screen_bund
     parts.visits.select_eye(Eye.OD)
     open_photo(parts, qtbot, photos["abnormal"])
     wait_saved(parts, qtbot, 1)
-    assert w.screen.report_button.isEnabled()
+    assert w.screen_page.report_button.isEnabled()
     w.new_patient.click()
     assert w.patient_id.text() == "" and not w.patient_id.isReadOnly()
     assert not any(b.isChecked() for b in w.eye_buttons.values())
-    assert w.screen.summary.kind == "none" and not w.screen.report_button.isEnabled()
+    assert w.screen_page.summary.kind == "none" and not w.screen_page.report_button.isEnabled()
     assert all(not panel(parts, e).image.has_image for e in Eye)
     assert panel(parts, Eye.OD).verdict.headline.text() == "No photo yet"
 
@@ -209,7 +209,7 @@ def test_operator_taken_at_save_time_and_corrections_are_recorded(make_app, qtbo
 def test_failed_image_clears_the_panel_and_disables_pdf(make_app, qtbot, screen_bundle, photos):
     """'Why' 3: after a failed image the screen kept the previous photo, its saved line and an enabled PDF."""
     parts = make_app(screen_bundle)
-    p = parts.window.screen
+    p = parts.window.screen_page
     type_patient(parts, qtbot, "PT-2")
     parts.visits.select_eye(Eye.OD)
     open_photo(parts, qtbot, photos["normal"])
@@ -228,7 +228,7 @@ def test_failed_image_clears_the_panel_and_disables_pdf(make_app, qtbot, screen_
 def test_both_eyes_side_by_side_summary_is_the_worse_and_pdf_in_records_folder(make_app, qtbot, screen_bundle,
                                                                                photos, tmp_path):
     parts = make_app(screen_bundle)
-    w, p = parts.window, parts.window.screen
+    w, p = parts.window, parts.window.screen_page
     type_patient(parts, qtbot, "PT 0043/A")
     parts.visits.select_eye(Eye.OD)
     open_photo(parts, qtbot, photos["normal"])

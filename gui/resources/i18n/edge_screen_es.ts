@@ -129,7 +129,7 @@
     </message>
     <message>
         <source>Type or scan, then Enter</source>
-        <translation>Escriba o escanee y pulse Intro</translation>
+        <translation>Escriba o escanee</translation>
     </message>
     <message>
         <source>Operator</source>
@@ -276,23 +276,23 @@
 <context>
     <name>Quality</name>
     <message>
-        <source>no retina found in the photo</source>
-        <translation>no se ve la retina en la foto</translation>
-    </message>
-    <message>
         <source>Centre the eye in the camera and take the photo again.</source>
         <translation>Centre el ojo en la cámara y repita la foto.</translation>
-    </message>
-    <message>
-        <source>the retina is too small in the photo</source>
-        <translation>la retina se ve demasiado pequeña</translation>
     </message>
     <message>
         <source>Bring the camera closer so the retina fills the picture.</source>
         <translation>Acerque la cámara para que la retina llene la imagen.</translation>
     </message>
     <message>
-        <source>this is not a photo of the retina</source>
+        <source>no retina found</source>
+        <translation>no se ve la retina</translation>
+    </message>
+    <message>
+        <source>the retina is too small</source>
+        <translation>la retina se ve muy pequeña</translation>
+    </message>
+    <message>
+        <source>not a photo of the retina</source>
         <translation>no es una foto de la retina</translation>
     </message>
     <message>
@@ -308,64 +308,64 @@
         <translation>Desactive el modo aneritra o blanco y negro y tome una foto en color.</translation>
     </message>
     <message>
-        <source>the photo is too dark</source>
-        <translation>la foto está demasiado oscura</translation>
+        <source>too dark</source>
+        <translation>demasiado oscura</translation>
+    </message>
+    <message>
+        <source>too bright</source>
+        <translation>demasiado clara</translation>
+    </message>
+    <message>
+        <source>washed out</source>
+        <translation>desvaída</translation>
+    </message>
+    <message>
+        <source>blurred</source>
+        <translation>borrosa</translation>
+    </message>
+    <message>
+        <source>hazy</source>
+        <translation>velada</translation>
+    </message>
+    <message>
+        <source>too few pixels</source>
+        <translation>tiene muy pocos píxeles</translation>
+    </message>
+    <message>
+        <source>unlike the photos the model knows</source>
+        <translation>distinta de las fotos que conoce el modelo</translation>
+    </message>
+    <message>
+        <source>it cannot be graded</source>
+        <translation>no se puede evaluar</translation>
     </message>
     <message>
         <source>Dim the room so the pupil opens, or use more flash, then retake.</source>
         <translation>Atenúe la luz de la sala para que la pupila se abra, o use más flash, y repita la foto.</translation>
     </message>
     <message>
-        <source>the photo is too bright</source>
-        <translation>la foto está demasiado clara</translation>
-    </message>
-    <message>
         <source>Use less flash and take the photo again.</source>
         <translation>Use menos flash y repita la foto.</translation>
-    </message>
-    <message>
-        <source>the photo is washed out</source>
-        <translation>la foto está desvaída</translation>
     </message>
     <message>
         <source>Check the focus and the flash, then take the photo again.</source>
         <translation>Revise el enfoque y el flash, y repita la foto.</translation>
     </message>
     <message>
-        <source>the photo is blurred</source>
-        <translation>la foto está borrosa</translation>
-    </message>
-    <message>
         <source>Focus on the retina, hold the camera still and take the photo again.</source>
         <translation>Enfoque la retina, mantenga la cámara quieta y repita la foto.</translation>
-    </message>
-    <message>
-        <source>the photo is hazy</source>
-        <translation>la foto está velada</translation>
     </message>
     <message>
         <source>Clean the camera lens and take the photo again.</source>
         <translation>Limpie la lente de la cámara y repita la foto.</translation>
     </message>
     <message>
-        <source>the photo is too small</source>
-        <translation>la foto es demasiado pequeña</translation>
-    </message>
-    <message>
         <source>Send the full-size photo from the camera, not a small copy.</source>
         <translation>Envíe la foto a tamaño completo desde la cámara, no una copia pequeña.</translation>
     </message>
     <message>
-        <source>it does not look like the photos the model knows</source>
-        <translation>no se parece a las fotos que conoce el modelo</translation>
-    </message>
-    <message>
         <source>Take a standard colour photo of the retina with the clinic's camera.</source>
         <translation>Tome una foto normal en color de la retina con la cámara de la clínica.</translation>
-    </message>
-    <message>
-        <source>the photo cannot be graded</source>
-        <translation>no se puede evaluar la foto</translation>
     </message>
     <message>
         <source>Take the photo again.</source>

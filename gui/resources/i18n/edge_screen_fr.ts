@@ -129,7 +129,7 @@
     </message>
     <message>
         <source>Type or scan, then Enter</source>
-        <translation>Saisir ou scanner, puis Entrée</translation>
+        <translation>Saisir ou scanner</translation>
     </message>
     <message>
         <source>Operator</source>
@@ -276,24 +276,24 @@
 <context>
     <name>Quality</name>
     <message>
-        <source>no retina found in the photo</source>
-        <translation>la rétine n'est pas visible</translation>
-    </message>
-    <message>
         <source>Centre the eye in the camera and take the photo again.</source>
         <translation>Centrez l'œil dans la caméra et reprenez la photo.</translation>
-    </message>
-    <message>
-        <source>the retina is too small in the photo</source>
-        <translation>la rétine est trop petite sur la photo</translation>
     </message>
     <message>
         <source>Bring the camera closer so the retina fills the picture.</source>
         <translation>Rapprochez la caméra pour que la rétine remplisse l'image.</translation>
     </message>
     <message>
-        <source>this is not a photo of the retina</source>
-        <translation>ce n'est pas une photo de la rétine</translation>
+        <source>no retina found</source>
+        <translation>rétine non visible</translation>
+    </message>
+    <message>
+        <source>the retina is too small</source>
+        <translation>rétine trop petite</translation>
+    </message>
+    <message>
+        <source>not a photo of the retina</source>
+        <translation>ce n'est pas la rétine</translation>
     </message>
     <message>
         <source>Take a photo of the back of the eye with the fundus camera.</source>
@@ -308,64 +308,64 @@
         <translation>Désactivez le mode anérythre ou noir et blanc et prenez une photo en couleur.</translation>
     </message>
     <message>
-        <source>the photo is too dark</source>
-        <translation>la photo est trop sombre</translation>
+        <source>too dark</source>
+        <translation>trop sombre</translation>
+    </message>
+    <message>
+        <source>too bright</source>
+        <translation>trop claire</translation>
+    </message>
+    <message>
+        <source>washed out</source>
+        <translation>délavée</translation>
+    </message>
+    <message>
+        <source>blurred</source>
+        <translation>floue</translation>
+    </message>
+    <message>
+        <source>hazy</source>
+        <translation>voilée</translation>
+    </message>
+    <message>
+        <source>too few pixels</source>
+        <translation>trop peu de pixels</translation>
+    </message>
+    <message>
+        <source>unlike the photos the model knows</source>
+        <translation>différente des photos connues du modèle</translation>
+    </message>
+    <message>
+        <source>it cannot be graded</source>
+        <translation>non évaluable</translation>
     </message>
     <message>
         <source>Dim the room so the pupil opens, or use more flash, then retake.</source>
         <translation>Baissez la lumière de la pièce pour dilater la pupille, ou augmentez le flash, puis reprenez.</translation>
     </message>
     <message>
-        <source>the photo is too bright</source>
-        <translation>la photo est trop claire</translation>
-    </message>
-    <message>
         <source>Use less flash and take the photo again.</source>
         <translation>Réduisez le flash et reprenez la photo.</translation>
-    </message>
-    <message>
-        <source>the photo is washed out</source>
-        <translation>la photo est délavée</translation>
     </message>
     <message>
         <source>Check the focus and the flash, then take the photo again.</source>
         <translation>Vérifiez la mise au point et le flash, puis reprenez la photo.</translation>
     </message>
     <message>
-        <source>the photo is blurred</source>
-        <translation>la photo est floue</translation>
-    </message>
-    <message>
         <source>Focus on the retina, hold the camera still and take the photo again.</source>
         <translation>Faites la mise au point sur la rétine, tenez la caméra immobile et reprenez la photo.</translation>
-    </message>
-    <message>
-        <source>the photo is hazy</source>
-        <translation>la photo est voilée</translation>
     </message>
     <message>
         <source>Clean the camera lens and take the photo again.</source>
         <translation>Nettoyez l'objectif de la caméra et reprenez la photo.</translation>
     </message>
     <message>
-        <source>the photo is too small</source>
-        <translation>la photo est trop petite</translation>
-    </message>
-    <message>
         <source>Send the full-size photo from the camera, not a small copy.</source>
         <translation>Envoyez la photo en taille réelle depuis la caméra, pas une petite copie.</translation>
     </message>
     <message>
-        <source>it does not look like the photos the model knows</source>
-        <translation>elle ne ressemble pas aux photos que le modèle connaît</translation>
-    </message>
-    <message>
         <source>Take a standard colour photo of the retina with the clinic's camera.</source>
         <translation>Prenez une photo couleur standard de la rétine avec la caméra du centre.</translation>
-    </message>
-    <message>
-        <source>the photo cannot be graded</source>
-        <translation>la photo ne peut pas être évaluée</translation>
     </message>
     <message>
         <source>Take the photo again.</source>

@@ -276,24 +276,24 @@
 <context>
     <name>Quality</name>
     <message>
-        <source>no retina found in the photo</source>
-        <translation>फ़ोटो में रेटिना नहीं दिखा</translation>
-    </message>
-    <message>
         <source>Centre the eye in the camera and take the photo again.</source>
         <translation>आँख को कैमरे के बीच में रखें और फ़ोटो दोबारा लें।</translation>
-    </message>
-    <message>
-        <source>the retina is too small in the photo</source>
-        <translation>फ़ोटो में रेटिना बहुत छोटा है</translation>
     </message>
     <message>
         <source>Bring the camera closer so the retina fills the picture.</source>
         <translation>कैमरा पास लाएँ ताकि रेटिना पूरी तस्वीर भर दे।</translation>
     </message>
     <message>
-        <source>this is not a photo of the retina</source>
-        <translation>यह रेटिना की फ़ोटो नहीं है</translation>
+        <source>no retina found</source>
+        <translation>रेटिना नहीं दिखा</translation>
+    </message>
+    <message>
+        <source>the retina is too small</source>
+        <translation>रेटिना बहुत छोटा है</translation>
+    </message>
+    <message>
+        <source>not a photo of the retina</source>
+        <translation>यह रेटिना की फ़ोटो नहीं</translation>
     </message>
     <message>
         <source>Take a photo of the back of the eye with the fundus camera.</source>
@@ -308,64 +308,64 @@
         <translation>रेड-फ़्री या ब्लैक-एंड-व्हाइट मोड बंद करें और रंगीन फ़ोटो लें।</translation>
     </message>
     <message>
-        <source>the photo is too dark</source>
-        <translation>फ़ोटो बहुत अँधेरी है</translation>
+        <source>too dark</source>
+        <translation>बहुत अँधेरी</translation>
+    </message>
+    <message>
+        <source>too bright</source>
+        <translation>बहुत चमकीली</translation>
+    </message>
+    <message>
+        <source>washed out</source>
+        <translation>फीकी</translation>
+    </message>
+    <message>
+        <source>blurred</source>
+        <translation>धुंधली</translation>
+    </message>
+    <message>
+        <source>hazy</source>
+        <translation>धुँधलाई हुई</translation>
+    </message>
+    <message>
+        <source>too few pixels</source>
+        <translation>बहुत कम पिक्सेल</translation>
+    </message>
+    <message>
+        <source>unlike the photos the model knows</source>
+        <translation>मॉडल की जानी फ़ोटो से अलग</translation>
+    </message>
+    <message>
+        <source>it cannot be graded</source>
+        <translation>आकलन संभव नहीं</translation>
     </message>
     <message>
         <source>Dim the room so the pupil opens, or use more flash, then retake.</source>
         <translation>कमरे की रोशनी कम करें ताकि पुतली खुले, या फ़्लैश बढ़ाएँ, फिर दोबारा लें।</translation>
     </message>
     <message>
-        <source>the photo is too bright</source>
-        <translation>फ़ोटो बहुत चमकीली है</translation>
-    </message>
-    <message>
         <source>Use less flash and take the photo again.</source>
         <translation>फ़्लैश कम करें और फ़ोटो दोबारा लें।</translation>
-    </message>
-    <message>
-        <source>the photo is washed out</source>
-        <translation>फ़ोटो फीकी है</translation>
     </message>
     <message>
         <source>Check the focus and the flash, then take the photo again.</source>
         <translation>फ़ोकस और फ़्लैश जाँचें, फिर फ़ोटो दोबारा लें।</translation>
     </message>
     <message>
-        <source>the photo is blurred</source>
-        <translation>फ़ोटो धुंधली है</translation>
-    </message>
-    <message>
         <source>Focus on the retina, hold the camera still and take the photo again.</source>
         <translation>रेटिना पर फ़ोकस करें, कैमरा स्थिर रखें और फ़ोटो दोबारा लें।</translation>
-    </message>
-    <message>
-        <source>the photo is hazy</source>
-        <translation>फ़ोटो धुँधलाई हुई है</translation>
     </message>
     <message>
         <source>Clean the camera lens and take the photo again.</source>
         <translation>कैमरे का लेंस साफ़ करें और फ़ोटो दोबारा लें।</translation>
     </message>
     <message>
-        <source>the photo is too small</source>
-        <translation>फ़ोटो बहुत छोटी है</translation>
-    </message>
-    <message>
         <source>Send the full-size photo from the camera, not a small copy.</source>
         <translation>कैमरे से पूरे आकार की फ़ोटो भेजें, छोटी प्रति नहीं।</translation>
     </message>
     <message>
-        <source>it does not look like the photos the model knows</source>
-        <translation>यह उन फ़ोटो जैसी नहीं है जिन्हें मॉडल जानता है</translation>
-    </message>
-    <message>
         <source>Take a standard colour photo of the retina with the clinic's camera.</source>
         <translation>क्लिनिक के कैमरे से रेटिना की सामान्य रंगीन फ़ोटो लें।</translation>
-    </message>
-    <message>
-        <source>the photo cannot be graded</source>
-        <translation>फ़ोटो का आकलन नहीं हो सकता</translation>
     </message>
     <message>
         <source>Take the photo again.</source>

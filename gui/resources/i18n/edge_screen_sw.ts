@@ -129,7 +129,7 @@
     </message>
     <message>
         <source>Type or scan, then Enter</source>
-        <translation>Andika au skani, kisha Enter</translation>
+        <translation>Andika au skani</translation>
     </message>
     <message>
         <source>Operator</source>
@@ -276,24 +276,24 @@
 <context>
     <name>Quality</name>
     <message>
-        <source>no retina found in the photo</source>
-        <translation>retina haionekani kwenye picha</translation>
-    </message>
-    <message>
         <source>Centre the eye in the camera and take the photo again.</source>
         <translation>Weka jicho katikati ya kamera na upige picha tena.</translation>
-    </message>
-    <message>
-        <source>the retina is too small in the photo</source>
-        <translation>retina ni ndogo mno kwenye picha</translation>
     </message>
     <message>
         <source>Bring the camera closer so the retina fills the picture.</source>
         <translation>Sogeza kamera karibu ili retina ijaze picha.</translation>
     </message>
     <message>
-        <source>this is not a photo of the retina</source>
-        <translation>hii si picha ya retina</translation>
+        <source>no retina found</source>
+        <translation>retina haionekani</translation>
+    </message>
+    <message>
+        <source>the retina is too small</source>
+        <translation>retina ni ndogo mno</translation>
+    </message>
+    <message>
+        <source>not a photo of the retina</source>
+        <translation>si picha ya retina</translation>
     </message>
     <message>
         <source>Take a photo of the back of the eye with the fundus camera.</source>
@@ -308,64 +308,64 @@
         <translation>Zima hali ya bila-nyekundu au nyeusi-na-nyeupe na upige picha ya rangi.</translation>
     </message>
     <message>
-        <source>the photo is too dark</source>
-        <translation>picha ina giza mno</translation>
+        <source>too dark</source>
+        <translation>ina giza mno</translation>
+    </message>
+    <message>
+        <source>too bright</source>
+        <translation>ina mwanga mwingi mno</translation>
+    </message>
+    <message>
+        <source>washed out</source>
+        <translation>imefifia</translation>
+    </message>
+    <message>
+        <source>blurred</source>
+        <translation>haiko wazi</translation>
+    </message>
+    <message>
+        <source>hazy</source>
+        <translation>ina ukungu</translation>
+    </message>
+    <message>
+        <source>too few pixels</source>
+        <translation>ina pikseli chache mno</translation>
+    </message>
+    <message>
+        <source>unlike the photos the model knows</source>
+        <translation>tofauti na picha ambazo modeli inazijua</translation>
+    </message>
+    <message>
+        <source>it cannot be graded</source>
+        <translation>haiwezi kutathminiwa</translation>
     </message>
     <message>
         <source>Dim the room so the pupil opens, or use more flash, then retake.</source>
         <translation>Punguza mwanga wa chumba ili mboni ifunguke, au ongeza mweko, kisha upige tena.</translation>
     </message>
     <message>
-        <source>the photo is too bright</source>
-        <translation>picha ina mwanga mwingi mno</translation>
-    </message>
-    <message>
         <source>Use less flash and take the photo again.</source>
         <translation>Punguza mweko na upige picha tena.</translation>
-    </message>
-    <message>
-        <source>the photo is washed out</source>
-        <translation>picha imefifia</translation>
     </message>
     <message>
         <source>Check the focus and the flash, then take the photo again.</source>
         <translation>Kagua ulengaji na mweko, kisha upige picha tena.</translation>
     </message>
     <message>
-        <source>the photo is blurred</source>
-        <translation>picha haiko wazi</translation>
-    </message>
-    <message>
         <source>Focus on the retina, hold the camera still and take the photo again.</source>
         <translation>Lenga retina, shika kamera bila kutikisika na upige picha tena.</translation>
-    </message>
-    <message>
-        <source>the photo is hazy</source>
-        <translation>picha ina ukungu</translation>
     </message>
     <message>
         <source>Clean the camera lens and take the photo again.</source>
         <translation>Safisha lenzi ya kamera na upige picha tena.</translation>
     </message>
     <message>
-        <source>the photo is too small</source>
-        <translation>picha ni ndogo mno</translation>
-    </message>
-    <message>
         <source>Send the full-size photo from the camera, not a small copy.</source>
         <translation>Tuma picha kamili kutoka kwenye kamera, si nakala ndogo.</translation>
     </message>
     <message>
-        <source>it does not look like the photos the model knows</source>
-        <translation>haifanani na picha ambazo modeli inazijua</translation>
-    </message>
-    <message>
         <source>Take a standard colour photo of the retina with the clinic's camera.</source>
         <translation>Piga picha ya kawaida ya rangi ya retina kwa kamera ya kliniki.</translation>
-    </message>
-    <message>
-        <source>the photo cannot be graded</source>
-        <translation>picha haiwezi kutathminiwa</translation>
     </message>
     <message>
         <source>Take the photo again.</source>
