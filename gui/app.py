@@ -74,8 +74,12 @@ class App:
 
 
 def build(settings, *, bundle: str | None = None, backend: str | None = None, threads: int | None = None,
-          language: str | None = None) -> App:  # noqa: ANN001
-    """Create the window and every controller (a QApplication must exist). Does not load the model."""
+          language: str | None = None, load_model: bool = False) -> App:  # noqa: ANN001
+    """Create the window and every controller (a QApplication must exist).
+
+    ``load_model``: start loading the model in its worker as soon as its controller exists, so the
+    runtime import and model compilation overlap with building the rest of the window.
+    """
     from edge_screen.gui import translations
     from edge_screen.gui.history_controller import HistoryController
     from edge_screen.gui.model_controller import ModelController
@@ -91,6 +95,8 @@ def build(settings, *, bundle: str | None = None, backend: str | None = None, th
     models = ModelController(window, pool, bundle=settings.bundle_path if bundle is None else bundle,
                              backend=settings.backend if backend is None else backend,
                              threads=settings.threads if threads is None else threads)
+    if load_model:
+        models.load()
     history = HistoryController(window, pool, settings)
     history.open_store()
     visits = VisitController(window, pool, models, history, settings)
@@ -144,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     settings = AppSettings(args.settings)
     if args.data_dir:
         settings.data_dir = args.data_dir
-    parts = build(settings, bundle=args.bundle, backend=args.backend, threads=args.threads, language=args.language)
+    parts = build(settings, bundle=args.bundle, backend=args.backend, threads=args.threads, language=args.language,
+                  load_model=True)
     window = parts.window
     window.resize(width, height)
     if args.patient:
@@ -155,8 +162,6 @@ def run(args: argparse.Namespace) -> int:
     window.show()
     timing = os.environ.get("EDGE_SCREEN_APP_TIMING")
     QTimer.singleShot(0, lambda: _timing(timing, "window_shown", t_start, window))
-    parts.models.load()
-    QTimer.singleShot(0, parts.settings_page.fill_backends)
     if settings.dicom_enabled and not args.screenshot:
         window.screen_page.dicom_receiver.setChecked(True)
     outcome: dict[str, int] = {}

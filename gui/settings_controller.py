@@ -49,7 +49,11 @@ class SettingsController(QObject):
         p.threads.setValue(s.threads)
 
     def fill_backends(self) -> None:
-        """The inference engines of the core's registry (imported after the window is up)."""
+        """The inference engines of the core's registry, when the Settings page is first shown.
+
+        Checking which are installed imports each runtime (OpenVINO alone takes about a second), so
+        it never runs at start-up, where it would delay the first screened photo.
+        """
         from edge_screen.gui.settings import backends
         from edge_screen.runtime import available_backends
 

@@ -21,11 +21,12 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from edge_screen.errors import EdgeScreenError
+
+if TYPE_CHECKING:   # the session model itself needs no numpy (keeps the app's start-up light)
+    import numpy as np
 
 
 class VisitError(EdgeScreenError):

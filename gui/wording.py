@@ -9,7 +9,6 @@ code gets a generic sentence, never the code itself or a Python repr.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from PySide6.QtCore import QCoreApplication
@@ -244,14 +243,6 @@ def choice_label(q: Question, choice: Choice) -> str:
 
 
 # -- details and time ---------------------------------------------------------------------------
-_REPR = re.compile(r"""\bb(['"]).*?(?<!\\)\1|\\x[0-9a-fA-F]{2}""")
-
-
-def plain(text: str) -> str:
-    """Technical text without Python byte reprs or escapes (for the Details view and the log)."""
-    return " ".join(_REPR.sub("...", str(text)).split())
-
-
 def local_time(iso_utc: str) -> str:
     """An ISO-8601 UTC time as local time with its zone, e.g. '2026-12-01 14:32 (UTC+05:30)'."""
     try:

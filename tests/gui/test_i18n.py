@@ -62,6 +62,23 @@ def test_catalogue_complete_and_compiled(lang: str, fresh_catalogues: Path, tmp_
         "the .qm is out of date: run python -m edge_screen.gui.translations compile")
 
 
+def test_compiled_catalogues_ship_as_package_data() -> None:
+    """pyproject's package-data globs take every .qm (no build step at install) and .ts."""
+    import glob
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    root = Path(translations.__file__).parent
+    pyproject = tomllib.loads((root.parent / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["edge_screen.gui"]
+    shipped = {Path(f).resolve() for pat in patterns for f in glob.glob(str(root / pat))}
+    for lang in translations.LANGUAGES:
+        assert translations.qm_path(lang).resolve() in shipped, lang
+        assert translations.ts_path(lang).resolve() in shipped, lang
+
+
 def test_plurals_and_translator_at_runtime(qapp) -> None:
     from PySide6.QtCore import QCoreApplication
 
