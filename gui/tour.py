@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _save_png(image, path: Path, colours: int = 256) -> None:  # noqa: ANN001 - a QImage
+def _save_png(image, path: Path, colours: int = 128) -> None:  # noqa: ANN001 - a QImage
     """Save as a palette PNG: a k-means palette of the screenshot, Floyd-Steinberg dithered by Qt.
 
     Screenshots in the repository stay small (tens of KB) while photos keep their look.
