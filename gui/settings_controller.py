@@ -87,18 +87,21 @@ class SettingsController(QObject):
         s, p = self.settings, self.page
         self.fill_backends()
         try:
+            s.dicom_callers = p.dicom_callers.text()      # first: when it is refused, nothing else is changed
             backend = p.backend.currentData() or "auto"
             s.backend = backend
             s.threads = p.threads.value()
             s.dicom_port = p.dicom_port.value()
-            s.dicom_callers = p.dicom_callers.text()
             s.dicom_max_mb = p.dicom_max_mb.value()
             s.dicom_general = p.dicom_general.isChecked()
             language = p.language.currentData()
             s.language = language
-        except UsageError as exc:
-            self.w.screen_page.notice.show_message("problem", str(exc))
-            self.w.status.showMessage(str(exc), 15000)
+        except UsageError:
+            # the only free-text setting is the list of AE titles (the others are spin and combo boxes)
+            text = QCoreApplication.translate("Settings", "The camera AE titles are not valid: up to 16 letters or "
+                                                          "digits each, separated by commas. Nothing was changed.")
+            self.w.screen_page.notice.show_message("problem", text)
+            self.w.status.showMessage(text, 15000)
             return
         bundle = p.bundle.text().strip()
         model_changed = (bundle, backend, s.threads) != (self.models.bundle_path, self.models.backend,

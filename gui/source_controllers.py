@@ -84,7 +84,9 @@ class CameraSource(_Source):
 
     def render(self) -> None:
         """Start/Stop text."""
-        self.page.camera_start.setText(translate("Sources", "Stop preview") if self.worker else translate("Sources", "Start preview"))
+        running = self.worker is not None
+        self.page.camera_start.setText(translate("Sources", "Stop preview") if running else
+                                       translate("Sources", "Start preview"))
 
     def refresh(self) -> None:
         """List cameras (in a worker: opening devices can take seconds)."""
@@ -96,7 +98,8 @@ class CameraSource(_Source):
         for label, dev in cams:
             combo.addItem(label, dev)
         if not cams:
-            self.page.camera_status.setText(translate("Sources", "No camera found. Plug in the camera and press Find cameras."))
+            self.page.camera_status.setText(translate("Sources", "No camera found. Plug in the camera and press "
+                                                                "Find cameras."))
 
     def device(self) -> str:
         """The chosen device (a listed camera, or a typed index / device path)."""
@@ -113,7 +116,8 @@ class CameraSource(_Source):
             return
         device = self.device()
         if not device:
-            self.page.camera_status.setText(translate("Sources", "No camera found. Plug in the camera and press Find cameras."))
+            self.page.camera_status.setText(translate("Sources", "No camera found. Plug in the camera and press "
+                                                                "Find cameras."))
             return
         self.settings.camera = device
         self.control = CameraControl()
@@ -173,11 +177,14 @@ class WatchSource(_Source):
 
     def render(self) -> None:
         """Start/Stop text."""
-        self.page.watch_start.setText(translate("Sources", "Stop watching") if self.worker else translate("Sources", "Start watching"))
+        running = self.worker is not None
+        self.page.watch_start.setText(translate("Sources", "Stop watching") if running else
+                                      translate("Sources", "Start watching"))
 
     def choose(self) -> None:
         """Folder dialog."""
-        folder = QFileDialog.getExistingDirectory(self.w, translate("Sources", "Camera folder"), self.page.watch_path.text())
+        title = translate("Sources", "Camera folder")
+        folder = QFileDialog.getExistingDirectory(self.w, title, self.page.watch_path.text())
         if folder:
             self.page.watch_path.setText(folder)
 

@@ -218,3 +218,15 @@ def test_main_usage_errors(capsys):
     assert "--open" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--eye", "left"])
+
+
+def test_invalid_ae_titles_are_refused_in_the_technicians_language(make_app, qtbot, screen_bundle):
+    parts = make_app(screen_bundle)
+    page = parts.window.settings
+    page.dicom_callers.setText("A-TITLE-MUCH-TOO-LONG, FUNDUSCAM")
+    page.dicom_port.setValue(4242)
+    page.apply.click()
+    notice = parts.window.screen_page.notice
+    assert notice.kind == "problem" and "AE titles are not valid" in notice.text.text()
+    assert "'" not in notice.text.text()
+    assert parts.settings.dicom_callers == [] and parts.settings.dicom_port == 11112    # nothing changed

@@ -677,6 +677,10 @@
         <translation>{name} (no instalado)</translation>
     </message>
     <message>
+        <source>The camera AE titles are not valid: up to 16 letters or digits each, separated by commas. Nothing was changed.</source>
+        <translation>Los títulos AE de las cámaras no son válidos: hasta 16 letras o cifras cada uno, separados por comas. No se cambió nada.</translation>
+    </message>
+    <message>
         <source>Settings saved.</source>
         <translation>Ajustes guardados.</translation>
     </message>

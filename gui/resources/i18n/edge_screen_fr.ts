@@ -677,6 +677,10 @@
         <translation>{name} (non installé)</translation>
     </message>
     <message>
+        <source>The camera AE titles are not valid: up to 16 letters or digits each, separated by commas. Nothing was changed.</source>
+        <translation>Les titres AE des caméras ne sont pas valides : 16 lettres ou chiffres au plus chacun, séparés par des virgules. Rien n'a été modifié.</translation>
+    </message>
+    <message>
         <source>Settings saved.</source>
         <translation>Réglages enregistrés.</translation>
     </message>

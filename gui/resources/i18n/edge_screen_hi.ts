@@ -677,6 +677,10 @@
         <translation>{name} (इंस्टॉल नहीं)</translation>
     </message>
     <message>
+        <source>The camera AE titles are not valid: up to 16 letters or digits each, separated by commas. Nothing was changed.</source>
+        <translation>कैमरों के AE टाइटल सही नहीं हैं: हर एक में अधिकतम 16 अक्षर या अंक, कॉमा से अलग। कुछ नहीं बदला गया।</translation>
+    </message>
+    <message>
         <source>Settings saved.</source>
         <translation>सेटिंग्स सहेजी गईं।</translation>
     </message>

@@ -677,6 +677,10 @@
         <translation>{name} (haijasakinishwa)</translation>
     </message>
     <message>
+        <source>The camera AE titles are not valid: up to 16 letters or digits each, separated by commas. Nothing was changed.</source>
+        <translation>Majina ya AE ya kamera si sahihi: kila moja herufi au tarakimu 16 au chache, yakitenganishwa kwa koma. Hakuna kilichobadilishwa.</translation>
+    </message>
+    <message>
         <source>Settings saved.</source>
         <translation>Mipangilio imehifadhiwa.</translation>
     </message>
