@@ -208,7 +208,13 @@ class VisitController(QObject):
     def _on_screen_error(self, shot: Shot, err: JobError) -> None:
         self.busy = False
         log.info("screening failed: %s (%s)", err.kind, err.reason)
-        self._fail_shot(shot, err.reason if err.kind == "ImageError" else (err.reason or "internal"))
+        if err.kind == "ImageError":
+            reason = err.reason
+        elif err.kind == "InferenceError":    # NaN or out-of-range output: never a verdict
+            reason = "model_output"
+        else:
+            reason = err.reason or "internal"
+        self._fail_shot(shot, reason)
         self._next()
 
     def _fail_shot(self, shot: Shot, reason: str | None) -> None:

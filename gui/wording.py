@@ -83,6 +83,9 @@ def failure_text(reason: str | None) -> tuple[str, str]:
                        translate("Problem", "Check the disk or USB stick and try again.")),
         "no_model": (translate("Problem", "No model loaded: photos cannot be screened"),
                      translate("Problem", "Choose a screening model in Settings.")),
+        "model_output": (translate("Problem", "The model gave no usable result for this photo"),
+                         translate("Problem", "Take the photo again. If every photo does this, ask for the model to be "
+                                              "checked (Settings).")),
         "internal": (translate("Problem", "Something went wrong while screening"),
                      translate("Problem", "Try again. If it happens again, restart the app.")),
     }

@@ -40,7 +40,7 @@ def test_every_image_error_reason_has_words(qapp) -> None:
     from edge_screen.gui.wording import failure_text, store_problem
 
     generic = failure_text(None)
-    for reason in (*IMAGE_ERROR_REASONS, "no_model", "internal"):
+    for reason in (*IMAGE_ERROR_REASONS, "no_model", "model_output", "internal"):
         head, tip = failure_text(reason)
         assert (head, tip) != generic and head and tip, reason
     assert failure_text("damaged_file")[0] == "Damaged file: re-export it"

@@ -281,3 +281,41 @@ def test_window_shows_before_the_model_is_loaded(make_app, qtbot, screen_bundle,
     with qtbot.waitSignal(parts.visits.screened, timeout=30000):   # a photo opened meanwhile waits, then runs
         parts.files.open_paths([str(photos["normal"])])
     assert worker is not None and parts.models.screener is not None
+
+
+@pytest.fixture()
+def nan_bundle(tiny_bundle_factory, tmp_path):
+    """A real bundle whose ONNX model answers NaN probabilities (a broken export or runtime)."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from edge_screen.bundle import BundleWriter, load_bundle
+    from edge_screen.preprocess import Preprocessing
+
+    src = load_bundle(tiny_bundle_factory(openvino=False))
+    model = onnx.load(str(src.path(src.model("onnxruntime").files["model"])))
+    graph = model.graph
+    for node in graph.node:
+        node.output[:] = ["probabilities_ok" if o == "probabilities" else o for o in node.output]
+    graph.initializer.append(numpy_helper.from_array(np.array([np.nan], np.float32), "nan"))
+    graph.node.append(helper.make_node("Mul", ["probabilities_ok", "nan"], ["probabilities"]))
+    path = tmp_path / "nan.onnx"
+    onnx.save(model, str(path))
+    w = BundleWriter(tmp_path / "nan-bundle", name="nan", version="0.0.1",
+                     preprocessing=Preprocessing(input_size=src.preprocessing.input_size))
+    w.add_model("onnxruntime", "fp32", {"model": path})
+    w.set_threshold(0.5, "fixed for tests")
+    return w.write()
+
+
+def test_a_nan_from_the_model_is_never_a_verdict(make_app, qtbot, nan_bundle, photos):
+    """Issue 13: a NaN probability read as "normal" (NaN >= threshold is false); now it is a failure."""
+    parts = make_app(nan_bundle)
+    type_patient(parts, qtbot, "PT-NAN")
+    parts.visits.select_eye(Eye.OD)
+    shot = open_photo(parts, qtbot, photos["normal"], until="failed")
+    assert shot.failure.reason == "model_output" and shot.result is None
+    assert panel(parts, Eye.OD).verdict.headline.text() == "The model gave no usable result for this photo"
+    qtbot.wait(200)
+    assert parts.history.store.count() == 0 and not parts.window.screen_page.report_button.isEnabled()

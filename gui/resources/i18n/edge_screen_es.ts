@@ -257,6 +257,14 @@
         <translation>Elija un modelo de cribado en Ajustes.</translation>
     </message>
     <message>
+        <source>The model gave no usable result for this photo</source>
+        <translation>El modelo no dio un resultado válido para esta foto</translation>
+    </message>
+    <message>
+        <source>Take the photo again. If every photo does this, ask for the model to be checked (Settings).</source>
+        <translation>Repita la foto. Si ocurre con todas las fotos, pida que revisen el modelo (Ajustes).</translation>
+    </message>
+    <message>
         <source>Something went wrong while screening</source>
         <translation>Algo falló durante el análisis</translation>
     </message>

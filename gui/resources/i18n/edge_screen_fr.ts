@@ -257,6 +257,14 @@
         <translation>Choisissez un modèle de dépistage dans les Réglages.</translation>
     </message>
     <message>
+        <source>The model gave no usable result for this photo</source>
+        <translation>Le modèle n'a pas donné de résultat utilisable pour cette photo</translation>
+    </message>
+    <message>
+        <source>Take the photo again. If every photo does this, ask for the model to be checked (Settings).</source>
+        <translation>Reprenez la photo. Si cela arrive avec toutes les photos, faites vérifier le modèle (Réglages).</translation>
+    </message>
+    <message>
         <source>Something went wrong while screening</source>
         <translation>Un problème est survenu pendant l'analyse</translation>
     </message>

@@ -257,6 +257,14 @@
         <translation>सेटिंग्स में जाँच का मॉडल चुनें।</translation>
     </message>
     <message>
+        <source>The model gave no usable result for this photo</source>
+        <translation>मॉडल ने इस फ़ोटो का कोई उपयोगी परिणाम नहीं दिया</translation>
+    </message>
+    <message>
+        <source>Take the photo again. If every photo does this, ask for the model to be checked (Settings).</source>
+        <translation>फ़ोटो दोबारा लें। अगर हर फ़ोटो के साथ ऐसा हो, तो मॉडल की जाँच करवाएँ (सेटिंग्स)।</translation>
+    </message>
+    <message>
         <source>Something went wrong while screening</source>
         <translation>जाँच के दौरान कुछ गड़बड़ हुई</translation>
     </message>

@@ -257,6 +257,14 @@
         <translation>Chagua modeli ya uchunguzi kwenye Mipangilio.</translation>
     </message>
     <message>
+        <source>The model gave no usable result for this photo</source>
+        <translation>Modeli haikutoa matokeo yanayofaa kwa picha hii</translation>
+    </message>
+    <message>
+        <source>Take the photo again. If every photo does this, ask for the model to be checked (Settings).</source>
+        <translation>Piga picha tena. Ikitokea kwa kila picha, omba modeli ikaguliwe (Mipangilio).</translation>
+    </message>
+    <message>
         <source>Something went wrong while screening</source>
         <translation>Hitilafu imetokea wakati wa uchunguzi</translation>
     </message>
