@@ -140,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
     if args.screenshot and not args.open:
         print("edge-screen-app: --screenshot needs --open IMAGE", file=sys.stderr)
         return 2
+    if args.backend:
+        from edge_screen.gui.settings import backends
+
+        if args.backend not in backends():   # the core's registry, read only when asked
+            print(f"edge-screen-app: --backend {args.backend!r} is not one of {', '.join(backends())}", file=sys.stderr)
+            return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -38,8 +38,6 @@ class VisitController(QObject):
     save_failed = Signal(object)    # JobError
     asked = Signal(object)          # Question (or the "no ID" confirmation key)
     corrected = Signal(object)      # list[VisitRecord]
-    report_written = Signal(object)  # Path
-    report_failed = Signal(object)  # JobError
 
     def __init__(self, window, pool: WorkerPool, models, history, settings) -> None:  # noqa: ANN001
         super().__init__(window)

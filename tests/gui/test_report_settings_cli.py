@@ -216,6 +216,8 @@ def test_main_usage_errors(capsys):
 
     assert main(["--screenshot", "x.png"]) == 2
     assert "--open" in capsys.readouterr().err
+    assert main(["--backend", "cuda-magic"]) == 2
+    assert "onnxruntime" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--eye", "left"])
 
