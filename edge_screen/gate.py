@@ -166,4 +166,5 @@ DEFAULT_CLASSES = (
     GateClass("field", "ungradable",
               "ungradable: part of the field is dark (small pupil or camera off-centre); centre the camera on "
               "the pupil and retake"),
+    GateClass("not_fundus", "not_fundus", "not a fundus photograph: photograph the retina with the fundus camera"),
 )

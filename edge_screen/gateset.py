@@ -310,6 +310,27 @@ def contact_sheet(rgb: np.ndarray, *, tile: int = 176, detail: int = 88, input_s
     return np.concatenate(rows[:-1], axis=0)
 
 
+def preview_sheet(rgb: np.ndarray, *, tile: int = 120) -> np.ndarray:
+    """Two of each generated non-fundus kind, then the greyscale, red-free (grey and tinted) copies and
+    the 97 x 64 thumbnail of ``rgb``; ``tile`` px each, 8 per row. ``(H, W, 3) uint8`` RGB."""
+    cases = non_fundus_cases(n_synthetic=2)
+    pick = [c.rgb for k in ("natural", "natural_circle", "face", "face_circle", "document_circle", "orange_disc")
+            for c in [c for c in cases if c.kind == k][:2]]
+    pick += [greyscale(rgb), red_free(rgb), red_free(rgb, tinted=True), thumbnail(rgb, 97, 64)]
+    tiles = []
+    for t in pick:
+        h, w = t.shape[:2]
+        f = tile / max(h, w)
+        t = cv2.resize(t, (max(1, round(w * f)), max(1, round(h * f))),
+                       interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_NEAREST)
+        c = np.zeros((tile, tile, 3), np.uint8)
+        c[:t.shape[0], :t.shape[1]] = t
+        tiles.append(c)
+    while len(tiles) % 8:
+        tiles.append(np.zeros_like(tiles[0]))
+    return np.concatenate([np.concatenate(tiles[i:i + 8], 1) for i in range(0, len(tiles), 8)], 0)
+
+
 # ------------------------------------------------------------------------------ CLI
 def write_cases(cases: Iterable[GateCase], out: str | Path) -> Path:
     """Write each case as ``out/<name with / -> __>.png`` plus ``out/index.csv``; returns the index."""
@@ -327,23 +348,37 @@ def write_cases(cases: Iterable[GateCase], out: str | Path) -> Path:
     return index
 
 
+def _save_small_png(rgb: np.ndarray, dst: Path) -> None:
+    """PNG with a 256-colour palette when Pillow is there (a third of the size; sheets live in git)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        cv2.imwrite(str(dst), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        return
+    Image.fromarray(rgb).quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(dst, optimize=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m edge_screen.gateset", description=__doc__.split("\n\n")[0])
     p.add_argument("--photos", help="labels.csv of real fundus photos to degrade")
     p.add_argument("--limit", type=int, default=20, help="real photos drawn from --photos (default 20)")
     p.add_argument("--out", help="folder for the PNGs and index.csv")
-    p.add_argument("--contact-sheet", nargs="+", metavar="PHOTO", help="draw a contact sheet for each photo")
+    p.add_argument("--contact-sheet", nargs="+", metavar="PHOTO",
+                   help="draw a contact sheet for each photo (and a preview of the other cases from the first)")
     p.add_argument("--sheet-dir", default="docs/gate", help="where the contact sheets go (default docs/gate)")
     args = p.parse_args(argv)
     if args.contact_sheet:
         from edge_screen.imageio import load_image
 
         for photo in args.contact_sheet:
-            sheet = contact_sheet(load_image(photo, target_size=768).rgb)
+            sheet = contact_sheet(load_image(photo, target_size=768).rgb, tile=128, detail=64)
             dst = Path(args.sheet_dir) / f"contact_{Path(photo).stem}.png"
             dst.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(dst), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            _save_small_png(sheet, dst)
             print(dst)
+        preview = Path(args.sheet_dir) / "non_fundus_preview.png"
+        _save_small_png(preview_sheet(load_image(args.contact_sheet[0], target_size=384).rgb), preview)
+        print(preview)
     if args.out:
         cases: list[GateCase] = non_fundus_cases()
         photos = read_photos(args.photos, limit=args.limit) if args.photos else []

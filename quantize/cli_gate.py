@@ -18,7 +18,7 @@ def _cmd_train_gate(args: argparse.Namespace) -> int:
     cfg = GateTrainConfig(model=args.model, arch=args.arch, data=tuple(args.data), out=args.out, variants=args.variants,
                           test_photos=args.test_photos, folds=args.folds, ood_dim=args.ood_dim, c=args.c,
                           max_real_reject=args.max_real_reject, max_heldout_ood=args.max_heldout_ood,
-                          seed=args.seed, threads=args.threads, progress=not args.no_progress,
+                          negatives=args.negatives, seed=args.seed, threads=args.threads, progress=not args.no_progress,
                           **({"cache_dir": args.cache_dir} if args.cache_dir else {}))  # fmt: skip
     out = train_gate(cfg)
     from edge_screen.quantize.gate_model import load_gate
@@ -52,6 +52,8 @@ def register_train_gate(sub: argparse._SubParsersAction) -> None:
                    help="fraction of real photos the gradability head may reject, out of fold (default 0.015)")
     p.add_argument("--max-heldout-ood", type=float, default=0.02,
                    help="fraction of a held-out source's photos the distance may reject (default 0.02)")
+    p.add_argument("--negatives", type=float, default=0.25,
+                   help="training negatives (not a fundus photo) per real photo (default 0.25)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--cache-dir", default=None, help="feature cache (default $EDGE_SCREEN_GATE_CACHE or runs/gate-cache)")

@@ -32,6 +32,7 @@ from edge_screen.errors import UsageError
 from edge_screen.imageio import load_image
 from edge_screen.preprocess import Preprocessing, detect_fov, preprocess
 from edge_screen.quality import assess_quality
+from edge_screen.quantize.gate_negatives import NEGATIVE_SHARES, NEGATIVES
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ SOURCE_GROUPS = {
     "vexeeldev/Glaucoma-Detection": "AIROGS",
     "SRahimDR/DR-image-dataset": "SRahim",
 }
+#: Training negatives (gate_negatives) -> the gate's not_fundus class.
+NEGATIVE_CLASS = "not_fundus"
 #: Degradation kind -> gate class (``edge_screen.gate.DEFAULT_CLASSES``). An enlarged low-resolution
 #: copy looks like a defocused photo to the model (a first fixture called 3 of 6 Gaussian-blurred
 #: photos "low resolution"), so both are "blurred"; a real thumbnail is caught by its pixel count
@@ -136,6 +139,15 @@ def training_samples(photos: Sequence[Photo], *, variants: int, seed: int = 0) -
     return out
 
 
+def negative_samples(photos: Sequence[Photo], *, share: float = 0.25, seed: int = 0) -> list[Sample]:
+    """``share`` x the photos as training negatives (:mod:`edge_screen.quantize.gate_negatives`),
+    each made from one real photo, kinds drawn by :data:`NEGATIVE_SHARES`."""
+    rng = np.random.default_rng([seed, 53])
+    kinds, p = list(NEGATIVE_SHARES), np.array(list(NEGATIVE_SHARES.values()))
+    idx = sorted(rng.choice(len(photos), size=int(round(share * len(photos))), replace=False).tolist())
+    return [Sample(int(i), str(rng.choice(kinds, p=p / p.sum())), None, int(rng.integers(1 << 30))) for i in idx]
+
+
 def render(sample: Sample, photos: Sequence[Photo], prep: Preprocessing, *, generated: dict | None = None
            ) -> tuple[np.ndarray, dict[str, Any]]:
     """``(tensor (3,S,S) float32, info)``: the sample as the deployed pipeline would feed the model,
@@ -146,6 +158,8 @@ def render(sample: Sample, photos: Sequence[Photo], prep: Preprocessing, *, gene
         rgb, scale = loaded.rgb, loaded.scale
         if sample.kind in KINDS:
             rgb = degrade(rgb, sample.kind, float(sample.strength), seed=sample.seed)
+        elif sample.kind in NEGATIVES:
+            rgb, scale = NEGATIVES[sample.kind](rgb, sample.seed), 1.0
         elif sample.kind == "blur_px":  # the issue's test: Gaussian blur of the stored photo, sigma in its pixels
             loaded = load_image(photos[sample.photo].path)
             rgb, scale = cv2.GaussianBlur(loaded.rgb, (0, 0), float(sample.strength)), loaded.scale

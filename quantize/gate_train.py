@@ -33,8 +33,9 @@ from edge_screen.degrade import KINDS
 from edge_screen.errors import UsageError
 from edge_screen.gate import DEFAULT_CLASSES, LearnedGate
 from edge_screen.preprocess import Preprocessing
-from edge_screen.quantize.gate_data import (BLUR_PX, KIND_CLASS, Photo, Sample, PooledFeatures, extract,
-                                            read_photos, test_samples, training_samples)
+from edge_screen.quantize.gate_data import (BLUR_PX, KIND_CLASS, NEGATIVE_CLASS, NEGATIVES, Photo, PooledFeatures,
+                                            Sample, extract, negative_samples, read_photos, test_samples,
+                                            training_samples)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class GateTrainConfig:
     max_real_reject: float = 0.015
     max_heldout_ood: float = 0.02
     n_synthetic: int = 12
+    negatives: float = 0.25  # training negatives (not_fundus) per photo
     seed: int = 0
     cache_dir: str = field(default_factory=lambda: os.environ.get("EDGE_SCREEN_GATE_CACHE", "runs/gate-cache"))
     threads: int | None = None
@@ -145,7 +147,9 @@ def softmax(a: np.ndarray) -> np.ndarray:
 
 
 def sample_class(s: Sample) -> int:
-    """Training label: 0 gradable, else the index of the degradation's class."""
+    """Training label: 0 gradable, else the index of the degradation's class (or not_fundus)."""
+    if s.kind in NEGATIVES:
+        return CLASS_NAMES.index(NEGATIVE_CLASS)
     if s.kind in KINDS and KINDS[s.kind].ungradable(float(s.strength)):
         return CLASS_NAMES.index(KIND_CLASS[s.kind])
     return 0
@@ -174,6 +178,7 @@ def train_gate(cfg: GateTrainConfig) -> Path:
     generated = {c.name: c.rgb for c in non_fundus_cases(n_synthetic=cfg.n_synthetic, seed=cfg.seed)}
     groups = {
         "train": training_samples(photos, variants=cfg.variants, seed=cfg.seed),
+        "negatives": negative_samples(photos, share=cfg.negatives, seed=cfg.seed),
         "test": test_samples(photos, test_idx, seed=cfg.seed + 1),
         "non_fundus": [Sample(-1, name.split("/")[0], case=name) for name in generated],
     }
@@ -189,7 +194,8 @@ def train_gate(cfg: GateTrainConfig) -> Path:
         feats[name], infos[name] = extract(samples, photos, prep, pooled, cache_dir=cfg.cache_dir, backbone=sha,
                                            generated=generated, progress=cfg.progress)
     torch.set_num_threads(1)  # the head fits are small matrix products: one thread is faster on a busy CPU
-    train, x = groups["train"], feats["train"]
+    train = groups["train"] + groups["negatives"]  # what the heads are fitted on
+    x = np.concatenate([feats["train"], feats["negatives"]]) if groups["negatives"] else feats["train"]
     y = np.array([sample_class(s) for s in train])
     photo_of = np.array([s.photo for s in train])
     real = np.array([s.kind == "real" for s in train])
@@ -214,9 +220,9 @@ def train_gate(cfg: GateTrainConfig) -> Path:
     w_all, b_all = fit_head(x, y, ood_all, c=cfg.c, seed=cfg.seed)
 
     # limits
-    p_bad_real = 1.0 - oof["train"][0][real, 0]
+    p_bad_real = 1.0 - oof["train"][0][real[:len(groups["train"])], 0]
     max_ungradable = min(0.999, float(np.quantile(p_bad_real, 1.0 - cfg.max_real_reject)))
-    loso = _leave_one_source_out(x[real], [photos[i].source for i in photo_of[real]], cfg)
+    loso = _leave_one_source_out(x, y, np.array([photos[i].source for i in photo_of]), real, cfg)
     median_all = float(np.median(ood_distance(x[real], ood_all)))
     ratio = max(v["quantile_ratio"] for v in loso.values())
     max_ood = ratio * median_all
@@ -249,25 +255,29 @@ def _pick_test_photos(photos: Sequence[Photo], n: int, rng: np.random.Generator)
     return picked
 
 
-def _leave_one_source_out(x_real: np.ndarray, sources: list[str], cfg: GateTrainConfig) -> dict[str, dict]:
-    """Per source: distances of its photos under a fit on the other sources, as multiples of that
-    fit's median in-fit distance."""
-    src = np.array(sources)
+def _leave_one_source_out(x: np.ndarray, y: np.ndarray, sources: np.ndarray, real: np.ndarray,
+                          cfg: GateTrainConfig) -> dict[str, dict]:
+    """Per source (shared contract 4): fit the distance and the gradability head on the other
+    sources' samples, then measure this source's real photos: their distances as multiples of the
+    fit's median in-fit distance (``ratios``), and their ``1 - p(gradable)`` (``p_bad``)."""
     out = {}
-    for s in sorted(set(sources)):
-        held = src == s
-        if held.all() or held.sum() < 10:
-            log.warning("gate: source %s has %d photo(s); too few to hold out", s, int(held.sum()))
+    for s in sorted(set(sources[real].tolist())):
+        held = sources == s
+        if held.all() or (held & real).sum() < 10:
+            log.warning("gate: source %s has %d photo(s); too few to hold out", s, int((held & real).sum()))
             continue
-        ood = fit_ood(x_real[~held], cfg.ood_dim)
-        med = float(np.median(ood_distance(x_real[~held], ood)))
-        r = ood_distance(x_real[held], ood) / med
-        out[s] = {"n": int(held.sum()), "median_ratio": float(np.median(r)),
+        ood = fit_ood(x[~held & real], cfg.ood_dim)
+        med = float(np.median(ood_distance(x[~held & real], ood)))
+        r = ood_distance(x[held & real], ood) / med
+        w, b = fit_head(x[~held], y[~held], ood, c=cfg.c, seed=cfg.seed)
+        p_bad = 1.0 - softmax(((x[held & real] - ood["mean"]) / ood["std"]) @ w.T + b)[:, 0]
+        out[s] = {"n": int((held & real).sum()), "median_ratio": float(np.median(r)),
                   "quantile_ratio": float(np.quantile(r, 1.0 - cfg.max_heldout_ood)), "max_ratio": float(r.max()),
-                  "ratios": r}
+                  "ratios": r, "p_bad": p_bad}
+        log.info("gate: held out %s", s)
     if len(out) < 2:
         raise UsageError("leave-one-source-out needs at least 2 sources (column source_repo) with >= 10 photos each, "
-                         f"got {dict(zip(*np.unique(src, return_counts=True)))}")
+                         f"got {dict(zip(*np.unique(sources[real], return_counts=True)))}")
     return out
 
 
@@ -278,15 +288,18 @@ def build_report(cfg: GateTrainConfig, gate: LearnedGate, photos: Sequence[Photo
     from edge_screen.quantize.gate_report import summarise
 
     ratio = gate.max_ood / median_all
-    heldout = {s: {"n": v["n"], "rejected": float((v["ratios"] >= ratio).mean()), "median_ratio": v["median_ratio"],
-                   "quantile_ratio": v["quantile_ratio"]} for s, v in loso.items()}
+    heldout = {s: {"n": v["n"], "rejected_by_distance": round(float((v["ratios"] >= ratio).mean()), 4),
+                   "rejected_by_gradability_head": round(float((v["p_bad"] >= gate.max_ungradable).mean()), 4),
+                   "rejected_by_either": round(float(((v["ratios"] >= ratio) | (v["p_bad"] >= gate.max_ungradable)).mean()), 4),
+                   "median_ratio": round(v["median_ratio"], 3), "quantile_ratio": round(v["quantile_ratio"], 3)}
+               for s, v in loso.items()}
     return {
         "schema": "edge-screen-gate-report/1",
         "backbone_sha256": sha,
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()},
         "limits": {"max_ungradable": gate.max_ungradable, "max_ood": gate.max_ood, "far_ood": gate.far_ood,
                    "ood_median_real": median_all, "ood_limit_ratio": ratio},
-        "heldout_sources_ood": heldout,
+        "heldout_sources": heldout,
         "blur_px": list(BLUR_PX),
         **summarise(gate, photos, groups, infos, oof, final_nf, median_all),
     }
