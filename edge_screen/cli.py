@@ -77,8 +77,20 @@ def _heatmap_name(src: str | None, used: set[str]) -> str:
     return name
 
 
+def _overlay_source(item, full_size: bool):  # noqa: ANN001, ANN202 - (ScreenResult, bool) -> (rgb, heatmap)
+    """The image and heatmap an overlay is drawn on: the decoded image, or (``--full-size``) the file
+    decoded again at its stored resolution with the map made for that size (the only full-size pass)."""
+    if not full_size or item.source is None or tuple(item.original_size or ()) == item.image.shape[1::-1]:
+        return item.image, item.image_heatmap
+    from edge_screen.imageio import load_image
+
+    rgb = load_image(item.source).rgb
+    return rgb, item.heatmap_for(rgb.shape[1::-1])
+
+
 def _cmd_screen(args: argparse.Namespace) -> int:
-    from edge_screen.heatmap import save_overlay
+    import time
+
     from edge_screen.screener import ScreenFailure, Screener
 
     screener = Screener(
@@ -86,27 +98,37 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     )
     heat_dir = Path(args.heatmap_dir) if args.heatmap_dir else None
     if heat_dir is not None:
+        from edge_screen.heatmap import save_overlay
+
         heat_dir.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     n_ok = n_failed = 0
     seen_any = False
-    for item in screener.screen_many(iter_image_paths(args.paths), batch_size=args.batch_size, heatmap=heat_dir is not None):
+    stream = screener.screen_many(iter_image_paths(args.paths), batch_size=args.batch_size,
+                                  heatmap=heat_dir is not None, workers=args.workers)
+    for item in stream:
         seen_any = True
         if isinstance(item, ScreenFailure):
             n_failed += 1
             print(f"edge-screen: {item.source}: {_one_line(item.error)}", file=sys.stderr)
             continue
         heat_path = None
-        if heat_dir is not None and item.image_heatmap is not None:
+        overlay_ms = None
+        if heat_dir is not None and item.cam is not None:
+            t = time.perf_counter()
             try:
-                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), item.image, item.image_heatmap))
+                image, heatmap = _overlay_source(item, args.full_size)
+                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), image, heatmap))
             except EdgeScreenError as exc:
                 n_failed += 1
                 print(f"edge-screen: {item.source}: {_one_line(exc)}", file=sys.stderr)
+            overlay_ms = (time.perf_counter() - t) * 1000.0
         n_ok += 1
         if args.json:
             d = item.to_dict()
             d["heatmap"] = heat_path
+            if overlay_ms is not None:  # this image's heatmap mapping + overlay + PNG writing
+                d["timings_ms"]["overlay"] = round(overlay_ms, 3)
             print(json.dumps(d), flush=True)
         else:
             if item.verdict == "ungradable":
@@ -136,6 +158,10 @@ def _add_screen(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per inference batch (default 8)")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
     p.add_argument("--heatmap-dir", metavar="DIR", help="write a heatmap overlay PNG per image here (at the decoded resolution)")
+    p.add_argument("--full-size", action="store_true",
+                   help="draw the --heatmap-dir overlays at the photo's stored resolution (decodes each photo again; slower)")
+    p.add_argument("--workers", type=non_negative_int, default=None,
+                   help="threads that decode and prepare the next images while the model runs (default: cores - 1, 1..4; 0 = none)")
     p.set_defaults(func=_cmd_screen)
 
 
