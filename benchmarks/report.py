@@ -17,10 +17,10 @@ from edge_screen.errors import EdgeScreenError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = "edge-screen-benchmark/1"
+SCHEMA = "edge-screen-benchmark/2"
 STATS_KEYS = ("n", "p50", "p90", "p99", "mean", "std", "min", "max")
 CELL_STATUSES = ("ok", "error", "skipped")
-STAGES = ("decode", "preprocess", "quality", "inference", "heatmap", "overlay")
+STAGES = ("decode", "fov", "quality", "preprocess", "inference", "heatmap", "overlay")
 
 
 class ResultsSchemaError(EdgeScreenError):
@@ -104,7 +104,7 @@ def validate_results(doc: Any) -> None:
     if _need(doc, "schema", str, where) != SCHEMA:
         raise ResultsSchemaError(f"results.schema is {doc['schema']!r}; this reader knows {SCHEMA!r}")
     for k, t in (("created", str), ("tool", str), ("config", Mapping), ("machine", Mapping), ("notes", list),
-                 ("cells", list), ("comparisons", list), ("smoke", bool)):
+                 ("cells", list), ("comparisons", list), ("ratios", list), ("smoke", bool)):
         _need(doc, k, t, where)
     cpu = _need(doc["machine"], "cpu", Mapping, "results.machine")
     _need(cpu, "model", str, "results.machine.cpu")
@@ -127,8 +127,14 @@ def validate_results(doc: Any) -> None:
             _need(c, "reason", str, w)
         elif c.get("kind") == "app":
             _check_stats(_need(c, "startup_to_exit_ms", Mapping, w), f"{w}.startup_to_exit_ms")
+        elif c.get("kind") == "cli":
+            _check_stats(_need(c, "wall_ms", Mapping, w), f"{w}.wall_ms")
         else:
             _check_ok_cell(c, w)
+    for i, row in enumerate(doc["ratios"]):
+        w = f"results.ratios[{i}]"
+        if _need(row, "cell", str, w) not in ids:
+            raise ResultsSchemaError(f"{w}.cell: {row['cell']!r} is not a cell id")
     for i, comp in enumerate(doc["comparisons"]):
         w = f"results.comparisons[{i}]"
         for k in ("teacher", "student"):
@@ -155,7 +161,56 @@ def _mb(n: int | None) -> str:
 def _label(c: Mapping) -> str:
     s = c["spec"]
     name = "teacher" if s["kind"] == "teacher" else "student"
-    return f"{name} {s['backend']} {s['precision']} @{c.get('input_size', '?')} t{s['threads']}"
+    backend = s["backend"] + ("-default" if s.get("settings") == "default" else "")
+    if s["kind"] == "torch-student":
+        backend = "torch eager"
+    return f"{name} {backend} {s['precision']} @{c.get('input_size', '?')} t{s['threads']}"
+
+
+def _met(t: Any, nd: int = 2) -> str:
+    """A target cell: value (target) and a mark."""
+    if not isinstance(t, Mapping):
+        return _fmt(t, nd)
+    if t.get("value") is None:
+        return "–"
+    mark = {True: "met", False: "NOT met", None: ""}[t.get("met")]
+    return f"{t['value']:.{nd}f} ({t['target']}, {mark})"
+
+
+def _ratio_lines(doc: Mapping) -> list[str]:
+    rows = doc.get("ratios") or []
+    if not rows:
+        return []
+    lines = ["", "## Ratios of issue 16, each measured within this run", "",
+             "| cell | model p50 ms | e2e p50 ms | e2e - model ms (interleaved) | e2e / model | folder / model batch-N |"
+             " folder (no overlap) / model | teacher / this e2e | torch eager / this (model) | ORT FP32 default / this (model) | CLI one image ms |",
+             "|---|---:|---:|---|---:|---|---:|---|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['cell']} | {_fmt(r.get('model_p50_ms'))} | {_fmt(r.get('e2e_p50_ms'))} | "
+                     f"{_met(r.get('e2e_minus_model_p50_ms'))} | {_fmt(r.get('e2e_over_model_p50'))} | "
+                     f"{_met(r.get('folder_over_model_batch'))} | {_fmt(r.get('folder_serial_over_model_batch'))} | "
+                     f"{_met(r.get('teacher_over_student_e2e'), 1)} | {_fmt(r.get('torch_eager_student_over_this_model'), 1)} | "
+                     f"{_fmt(r.get('ort_default_fp32_over_this_model'), 2)} | {_met(r.get('cli_single_image_ms'), 0)} |")
+    return lines
+
+
+def _busy_lines(doc: Mapping) -> list[str]:
+    cells = [c for c in doc["cells"] if c.get("cpu_busy", {}).get("machine_busy_cores") is not None]
+    if not cells:
+        return []
+    cores = doc["machine"]["cpu"].get("usable_cores")
+    others = [c["cpu_busy"]["others_cores"] for c in cells]
+    lines = ["", f"## How busy the machine was ({cores} usable cores)", "",
+             "CPU time of other processes during each cell (from /proc/stat, less the cell's own), in cores:", "",
+             "| cell | wall s | this cell, cores | other processes, cores | steal, cores | load avg start / end |",
+             "|---|---:|---:|---:|---:|---|"]
+    for c in cells:
+        b = c["cpu_busy"]
+        la = f"{(c.get('loadavg_start') or ['–'])[0]} / {(c.get('loadavg_end') or ['–'])[0]}"
+        lines.append(f"| {c['id']} | {b['wall_s']:.0f} | {b['own_cores']:.2f} | {b['others_cores']:.2f} | "
+                     f"{b.get('steal_cores', 0):.2f} | {la} |")
+    lines.append(f"\nMedian other load: {sorted(others)[len(others) // 2]:.2f} cores, max {max(others):.2f}.")
+    return lines
 
 
 def markdown(doc: Mapping) -> str:
@@ -191,8 +246,8 @@ def markdown(doc: Mapping) -> str:
     e2e = [c for c in ok if c.get("e2e") and "error" not in c["e2e"]]
     if e2e:
         lines += ["", "## End to end: JPEG bytes -> Screener.screen -> heatmap overlay (p50 ms per stage)", "",
-                  "| cell | decoded to | decode | preprocess | quality | inference | heatmap | overlay | total p50 | total p90 |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| cell | decoded to | decode | fov | quality | preprocess | inference | heatmap | overlay | total p50 | total p90 |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for c in e2e:
             st = c["e2e"]["stages"]
             ds = c["e2e"].get("decoded_size") or ["?", "?"]
@@ -205,13 +260,34 @@ def markdown(doc: Mapping) -> str:
         for comp in doc["comparisons"]:
             lines.append(f"| {comp['teacher']} | {comp['student']} | {comp['threads']} | {comp['teacher_p50_ms']:.2f} | "
                          f"{comp['student_p50_ms']:.2f} | {comp['speedup_p50']:.1f}x | {_fmt(comp.get('e2e_speedup_p50'), 1)}x |")
+    folders = [c for c in ok if "images_per_s" in (c.get("folder") or {})]
+    if folders:
+        lines += ["", "## Folder throughput: Screener.screen_many over 12 MP JPEG files vs the model alone (images/s, "
+                  "median of alternating rounds)", "",
+                  "| cell | images | batch | workers | model batch-N | screen_many pipelined | screen_many, no workers | "
+                  "pipelined / model | pipelined / no workers |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for c in folders:
+            f = c["folder"]
+            ips = f["images_per_s"]
+            lines.append(f"| {_label(c)} | {f['n_images']} | {f['batch']} | {f['workers']} | {ips['model']:.1f} | "
+                         f"{ips['pipelined']:.1f} | {ips['serial']:.1f} | {f['pipelined_over_model']:.2f} | "
+                         f"{f['pipelined_over_serial']:.2f} |")
+    clis = [c for c in doc["cells"] if c.get("kind") == "cli" and c["status"] == "ok"]
+    if clis:
+        lines += ["", "## Command line, one 12 MP image, a fresh process per run (wall ms)", "",
+                  "| command | p50 | max | Screener's own total (p50) |", "|---|---:|---:|---:|"]
+        for c in clis:
+            own = (c.get("screen_total_ms") or {}).get("p50")
+            lines.append(f"| `{c['command']}` | {c['wall_ms']['p50']:.0f} | {c['wall_ms']['max']:.0f} | {_fmt(own, 1)} |")
+    lines += _ratio_lines(doc)
     apps = [c for c in doc["cells"] if c.get("kind") == "app" and c["status"] == "ok"]
     for c in apps:
         st = c["startup_to_exit_ms"]
         lines += ["", f"App start-up to ready (`{c['command']}`, {st['n']} runs): p50 {st['p50']:.0f} ms, max {st['max']:.0f} ms"]
+    lines += _busy_lines(doc)
     other = [f"- `{c['id']}` {c['status']}: {c.get('reason') or c.get('error')}" for c in doc["cells"] if c["status"] != "ok"]
     other += [f"- `{c['id']}` {block} error: {(c.get(block) or {})['error']}" for c in ok
-              for block in ("e2e", "accuracy", "throughput") if "error" in (c.get(block) or {})]
+              for block in ("e2e", "accuracy", "throughput", "folder") if "error" in (c.get(block) or {})]
     if other:
         lines += ["", "## Not measured", "", *other]
     return "\n".join(lines) + "\n"
