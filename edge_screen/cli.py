@@ -18,7 +18,6 @@ import logging
 import os
 import platform
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -167,6 +166,8 @@ def _add_screen(sub: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------------------------------- info
 def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
     out: dict[str, str | None] = {"edge-screen": __version__, "python": platform.python_version()}
     for dist in ("numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt", "pydicom"):
         try:
@@ -225,6 +226,8 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 # -------------------------------------------------------------------------------------- parser
 def _load_plugins(sub: argparse._SubParsersAction) -> list[str]:
     """Register sub-commands from the ``edge_screen.commands`` entry points; skip broken ones."""
+    from importlib import metadata
+
     loaded = []
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
@@ -240,8 +243,12 @@ def _load_plugins(sub: argparse._SubParsersAction) -> list[str]:
     return loaded
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser: built-in commands plus every installed plug-in."""
+#: Built-in commands that run without the plug-ins (their discovery and imports cost start-up time).
+_NO_PLUGINS_NEEDED = ("screen",)
+
+
+def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
+    """The full parser: built-in commands plus (``plugins``) every installed plug-in."""
     parser = argparse.ArgumentParser(
         prog="edge-screen",
         description="Offline fundus photo screening (abnormal / normal / ungradable) with heatmaps.",
@@ -251,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_screen(sub)
     _add_info(sub)
-    commands = ["screen", "info", *_load_plugins(sub)]
+    commands = ["screen", "info", *(_load_plugins(sub) if plugins else [])]
     parser.set_defaults(_commands=commands)
     return parser
 
@@ -262,7 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = sum(a.count("v") for a in argv if a.startswith("-") and set(a[1:]) == {"v"}) + argv.count("--verbose")
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="edge-screen: %(levelname)s: %(message)s")
-    parser = build_parser()
+    # The command is the first word that is not an option (the top-level options take no value).
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(plugins=command not in _NO_PLUGINS_NEEDED)
     args = parser.parse_args(argv)  # usage errors exit 2 here
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)

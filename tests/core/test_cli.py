@@ -187,12 +187,28 @@ def test_broken_plugin_does_not_break_help(monkeypatch, capsys) -> None:
     import types
 
     monkeypatch.setitem(sys.modules, "tests_hello_plugin", types.SimpleNamespace(register=register))
-    monkeypatch.setattr(cli.metadata, "entry_points", fake_entry_points)
+    monkeypatch.setattr(metadata, "entry_points", fake_entry_points)
     code, out, err = _run_main(["--help"], capsys)
     assert code == 0
     assert "hello" in out and "needs-extra" not in out and "Traceback" not in err
     code, _, _ = _run_main(["hello"], capsys)
     assert code == 0
+
+
+def test_screen_does_not_load_plugins(monkeypatch, tiny_bundle: Path, image_tree: Path, capsys) -> None:
+    """`screen` needs no plug-in: their discovery and imports stay out of its start-up; --help lists them."""
+    seen = []
+
+    def fake_entry_points(group: str):  # noqa: ANN202
+        seen.append(group)
+        return []
+
+    monkeypatch.setattr(metadata, "entry_points", fake_entry_points)
+    code, _, err = _run_main(["screen", str(image_tree / "a.png"), "--bundle", str(tiny_bundle)], capsys)
+    assert code == 0, err
+    assert seen == []
+    _run_main(["-v", "--help"], capsys)
+    assert seen == [cli.ENTRY_POINT_GROUP]
 
 
 def test_console_script_help() -> None:
