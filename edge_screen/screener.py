@@ -136,14 +136,16 @@ class ScreenResult:
 
     def display(self, max_side: int = DISPLAY_MAX_SIDE) -> DisplayCopy:
         """The decoded image shrunk (INTER_AREA) so its longer side is at most ``max_side``, with the
-        heatmap mapped straight onto that size from the CAM (no full-size map is made) and the FOV."""
+        heatmap at that size (the map over ``image``, resized; no original-size map is made) and the FOV."""
         h, w = self.image.shape[:2]
         s = min(1.0, max_side / max(h, w))
         size = (max(1, round(w * s)), max(1, round(h * s)))
         rgb = self.image if s == 1.0 else cv2.resize(self.image, size, interpolation=cv2.INTER_AREA)
         sx, sy = size[0] / w, size[1] / h
         fov = None if self.fov is None else self.fov.scaled(sx, sy)
-        heat = self.image_heatmap if s == 1.0 else self.heatmap_for(size)
+        heat = self.image_heatmap
+        if heat is not None and s != 1.0:
+            heat = cv2.resize(heat, size, interpolation=cv2.INTER_LINEAR)
         return DisplayCopy(rgb=rgb, heatmap=heat, fov=fov, scale=sx)
 
     def to_dict(self) -> dict[str, Any]:
