@@ -422,7 +422,9 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     camera_jpeg, camera_info = make_camera_jpeg(source, cache, size=cfg.camera_size, quality=CAMERA_JPEG_QUALITY)
     folder = None
     if cfg.folder_rounds > 0 and cfg.folder_images > 0:
-        pool = [p for p in paths if p.name.lower().startswith("idrid_")] or list(paths) or [source]
+        # photos from the camera the JPEG size belongs to: IDRiD in --images, else next to --camera-source
+        near = sorted(Path(source).parent.glob("idrid_*.jpg")) if source is not None else []
+        pool = ([p for p in paths if p.name.lower().startswith("idrid_")] or near or list(paths) or [source])
         files = make_camera_folder([p for p in pool if p is not None], cache / "folder", n=cfg.folder_images,
                                    size=cfg.camera_size, quality=CAMERA_JPEG_QUALITY)
         folder = cache / "folder.json"

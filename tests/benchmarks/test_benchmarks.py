@@ -252,3 +252,21 @@ def test_teacher_cell_runs_in_torch(tmp_path: Path, tiny_bundle: Path) -> None:
     # the same Screener stages as the students: the teacher's map is mapped onto the decoded image
     assert set(r["e2e"]["stages"]) == set(report.STAGES) and r["e2e"]["heatmap_size"] == r["e2e"]["decoded_size"]
     assert r["runtime"]["backend"] == "torch"
+
+
+def test_readme_table_is_generated_from_the_results(smoke_run, tmp_path: Path) -> None:
+    _, out = smoke_run
+    doc = json.loads((out / "results.json").read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Benchmarks\n\n{report.README_START}\nold table\n{report.README_END}\n\n## Next\n")
+    report.update_readme(readme, doc, results_dir="benchmarks/results/here")
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith("## Next\n") and text.count(report.README_START) == 1
+    table = text.split(report.README_START)[1].split(report.README_END)[0]
+    ort = next(c for c in doc["cells"] if c["id"] == "student/onnxruntime/fp32/native/t1")
+    assert f"{ort['latency_ms']['p50']:.1f} ms" in table and "(library defaults)" in table
+    assert "Targets (issue 16)" in table and "benchmarks/results/here/results.md" in table
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers here\n")
+    with pytest.raises(report.ResultsSchemaError, match="markers"):
+        report.update_readme(plain, doc, results_dir="r")
