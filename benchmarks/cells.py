@@ -124,9 +124,9 @@ def _build_screener(spec: CellSpec, result: dict) -> Any:
             bundle = dataclasses.replace(bundle, preprocessing=dataclasses.replace(bundle.preprocessing, input_size=size))
         if spec.settings == "default":
             # what a user gets with onnxruntime.InferenceSession(path): no thread or other options set
-            from edge_screen.runtimes_onnx import OnnxRuntime
+            from edge_screen.benchmarks.alt_runtimes import PlainOrtRuntime
 
-            runtime = OnnxRuntime(bundle, entry, device=spec.device)
+            runtime = PlainOrtRuntime(bundle, entry)
         else:
             from edge_screen.runtime import create_runtime
 
@@ -143,7 +143,7 @@ def _build_screener(spec: CellSpec, result: dict) -> Any:
     else:  # "teacher" or "torch-student": a registry model in eager FP32 PyTorch
         import torch
 
-        from edge_screen.benchmarks.torch_runtime import TorchRuntime
+        from edge_screen.benchmarks.alt_runtimes import TorchRuntime
         from edge_screen.preprocess import Preprocessing
         from edge_screen.quantize.cam import with_heatmap
         from edge_screen.quantize.models import create_model

@@ -1,10 +1,14 @@
-"""A PyTorch model behind the core :class:`~edge_screen.runtime.Runtime` interface, for benchmarks.
+"""The alternatives a user would otherwise pick, behind the core :class:`~edge_screen.runtime.Runtime`
+interface, for benchmarks.
 
-The benchmark runs every cell through the real :class:`~edge_screen.screener.Screener`; the FP32
-PyTorch teacher and the plain-PyTorch student are injected as ``Screener(bundle, runtime=TorchRuntime(...))``
-so their end-to-end numbers include exactly the same decode, analysis copy, quality gate, crop and
-heatmap mapping as the students on ONNX Runtime / OpenVINO. Not registered in the core's runtime
-registry: the core never imports torch.
+The benchmark runs every cell through the real :class:`~edge_screen.screener.Screener`; these runtimes
+are injected as ``Screener(bundle, runtime=...)`` so their end-to-end numbers include exactly the same
+decode, analysis copy, quality gate, crop and heatmap mapping as the project's own runtimes:
+
+* :class:`TorchRuntime`: a model in eager FP32 PyTorch (the teacher; the student as trained);
+* :class:`PlainOrtRuntime`: ``onnxruntime.InferenceSession(path)`` with no options at all.
+
+Not registered in the core's runtime registry (the core never imports torch).
 """
 
 from __future__ import annotations
@@ -63,3 +67,31 @@ class TorchRuntime(Runtime):
 
     def describe(self) -> dict:
         return {**super().describe(), "threads": self._torch.get_num_threads()}
+
+
+class PlainOrtRuntime(Runtime):
+    """An entry's ONNX file in ``onnxruntime.InferenceSession(path)`` with ONNX Runtime's defaults
+    (threads, spinning, graph optimisations): what a user who loads the file directly gets."""
+
+    name: ClassVar[str] = "onnxruntime"
+    extra: ClassVar[str] = ""
+
+    def __init__(self, bundle: Bundle, entry: ModelEntry) -> None:
+        import onnxruntime as ort
+
+        super().__init__(bundle, entry)
+        self._session = ort.InferenceSession(str(bundle.path(entry.files["model"])), providers=["CPUExecutionProvider"])
+        self.device = "cpu"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("onnxruntime") is not None
+
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, heat = self._session.run(["probabilities", "heatmap"], {"image": batch})
+        return probs, heat
+
+    def describe(self) -> dict:
+        return {**super().describe(), "settings": "onnxruntime defaults (InferenceSession(path), no SessionOptions)"}
