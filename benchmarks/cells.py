@@ -242,16 +242,19 @@ def _folder(screener: Any, paths: list[str], x: np.ndarray, *, batch: int, round
     xb = np.ascontiguousarray(np.repeat(x, batch, axis=0))
     n_batches = max(1, len(paths) // batch)
     rates: dict[str, list[float]] = {"model": [], "pipelined": [], "serial": []}
+    cpu: dict[str, list[float]] = {"model": [], "pipelined": [], "serial": []}  # process CPU ms per image
     for i in range(rounds + 1):  # round 0 warms up (page cache, thread pools)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(n_batches):
             screener.runtime.run(xb)
         model_rate = n_batches * batch / (time.perf_counter() - t0)
-        rate = {}
+        model_cpu = (time.process_time() - c0) * 1e3 / (n_batches * batch)
+        rate, rate_cpu = {}, {}
         for mode, workers in (("pipelined", None), ("serial", 0)):
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             out = list(screener.screen_many(paths, batch_size=batch, heatmap=False, workers=workers))
             rate[mode] = len(out) / (time.perf_counter() - t0)
+            rate_cpu[mode] = (time.process_time() - c0) * 1e3 / len(out)
             bad = [o for o in out if isinstance(o, ScreenFailure) or o.verdict == "ungradable"]
             if bad:
                 raise RuntimeError(f"{len(bad)} folder images not graded, e.g. {bad[0]}")
@@ -260,13 +263,21 @@ def _folder(screener: Any, paths: list[str], x: np.ndarray, *, batch: int, round
         rates["model"].append(model_rate)
         rates["pipelined"].append(rate["pipelined"])
         rates["serial"].append(rate["serial"])
+        cpu["model"].append(model_cpu)
+        cpu["pipelined"].append(rate_cpu["pipelined"])
+        cpu["serial"].append(rate_cpu["serial"])
     med = {k: float(np.median(v)) for k, v in rates.items()}
+    cpu_med = {k: float(np.median(v)) for k, v in cpu.items()}
     return {"n_images": len(paths), "batch": batch, "rounds": rounds, "workers": default_workers(),
             "images_per_s": {k: round(v, 2) for k, v in med.items()},
             "rounds_images_per_s": {k: [round(v, 2) for v in vs] for k, vs in rates.items()},
             "pipelined_over_model": round(med["pipelined"] / med["model"], 3),
             "serial_over_model": round(med["serial"] / med["model"], 3),
-            "pipelined_over_serial": round(med["pipelined"] / med["serial"], 3)}
+            "pipelined_over_serial": round(med["pipelined"] / med["serial"], 3),
+            # CPU ms per image (all threads): with every core busy, throughput is cores / CPU per image, so
+            # model / pipelined CPU is the most the folder ratio can reach on a CPU-bound machine
+            "cpu_ms_per_image": {k: round(v, 2) for k, v in cpu_med.items()},
+            "cpu_bound_limit_of_ratio": round(cpu_med["model"] / cpu_med["pipelined"], 3)}
 
 
 def _accuracy(screener: Any, spec: CellSpec) -> dict:
