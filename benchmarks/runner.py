@@ -111,6 +111,9 @@ def plan_cells(cfg: BenchmarkConfig, *, cache: Path, accuracy_set: Path | None,
                   throughput_runs=max(2, cfg.runs // max(cfg.batch, 1)), camera_jpeg=str(camera_jpeg),
                   device=cfg.device, accuracy_set=str(accuracy_set) if accuracy_set else None)
     acc_threads = max(cfg.threads)  # accuracy does not depend on threads: measure it once per group
+    # eager PyTorch models are 20-100x slower: a fifth of the runs still gives stable medians
+    slow = dict(common, runs=min(cfg.runs, max(10, cfg.runs // 5)), e2e_runs=min(cfg.e2e_runs, max(5, cfg.e2e_runs // 5)),
+                throughput_runs=2, warmup=min(cfg.warmup, 3))
     if cfg.bundle is not None:
         from edge_screen.bundle import load_bundle
         from edge_screen.runtime import get_runtime_class
@@ -155,7 +158,7 @@ def plan_cells(cfg: BenchmarkConfig, *, cache: Path, accuracy_set: Path | None,
             for t in cfg.threads:
                 spec = CellSpec(kind="torch-student", backend="torch", precision="fp32", threads=t,
                                 teacher=cfg.student_model, bundle=str(Path(cfg.bundle).resolve()),
-                                **{**common, "accuracy_set": None})
+                                **{**slow, "accuracy_set": None})
                 if importlib.util.find_spec("torch") is None:
                     skipped.append({"id": spec.id, "spec": spec.to_dict(), "status": "skipped",
                                     "reason": "PyTorch is not installed here: pip install 'edge-screen[train]'"})
@@ -169,7 +172,7 @@ def plan_cells(cfg: BenchmarkConfig, *, cache: Path, accuracy_set: Path | None,
         for t in cfg.threads:
             spec = CellSpec(kind="teacher", backend="torch", precision="fp32", threads=t, input_size=cfg.teacher_size,
                             teacher=name, checkpoint=ckpt, accuracy=t == acc_threads,
-                            bundle=str(Path(cfg.bundle).resolve()), **common)
+                            bundle=str(Path(cfg.bundle).resolve()), **slow)
             cells.append(dataclasses.replace(spec, probs_out=str(cache / f"probs_{spec.id.replace('/', '_')}.json")))
     if not cells and not cfg.app:
         raise UsageError("nothing to benchmark: give --bundle and/or --teacher (or --app); "
