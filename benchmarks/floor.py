@@ -78,6 +78,7 @@ def _session(path: Path, threads: int, *, profile: bool = False, prefix: str | N
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the project's runtime
     if profile:
         opts.enable_profiling = True
         opts.profile_file_prefix = prefix or "ort_profile"
