@@ -76,15 +76,18 @@ def _heatmap_name(src: str | None, used: set[str]) -> str:
     return name
 
 
-def _overlay_source(item, full_size: bool):  # noqa: ANN001, ANN202 - (ScreenResult, bool) -> (rgb, heatmap)
-    """The image and heatmap an overlay is drawn on: the decoded image, or (``--full-size``) the file
-    decoded again at its stored resolution with the map made for that size (the only full-size pass)."""
+def _overlay_source(item, full_size: bool):  # noqa: ANN001, ANN202 - (ScreenResult, bool) -> (rgb, heatmap, fov)
+    """The image, heatmap and field of view an overlay is drawn with: the decoded image, or
+    (``--full-size``) the file decoded again at its stored resolution with the map made for that size
+    (the only full-size pass). The Screener's FOV is reused (scaled), never detected again."""
     if not full_size or item.source is None or tuple(item.original_size or ()) == item.image.shape[1::-1]:
-        return item.image, item.image_heatmap
+        return item.image, item.image_heatmap, item.fov
     from edge_screen.imageio import load_image
 
     rgb = load_image(item.source).rgb
-    return rgb, item.heatmap_for(rgb.shape[1::-1])
+    h, w = item.image.shape[:2]
+    fov = None if item.fov is None else item.fov.scaled(rgb.shape[1] / w, rgb.shape[0] / h)
+    return rgb, item.heatmap_for(rgb.shape[1::-1]), fov
 
 
 def _cmd_screen(args: argparse.Namespace) -> int:
@@ -116,8 +119,11 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         if heat_dir is not None and item.cam is not None:
             t = time.perf_counter()
             try:
-                image, heatmap = _overlay_source(item, args.full_size)
-                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), image, heatmap))
+                image, heatmap, fov = _overlay_source(item, args.full_size)
+                # drawn as in the app and the PDF: faded by the evidence, masked to the retina, with a legend
+                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), image, heatmap,
+                                             probability=item.probability, threshold=item.threshold, fov=fov,
+                                             legend=True))
             except EdgeScreenError as exc:
                 n_failed += 1
                 print(f"edge-screen: {item.source}: {_one_line(exc)}", file=sys.stderr)

@@ -70,8 +70,11 @@ def test_json_fields_and_directory_recursion(tiny_bundle: Path, image_tree: Path
             assert 0.0 <= r["probability"] <= 1.0
             assert (r["verdict"] == "abnormal") == (r["probability"] >= r["threshold"])
             written = cv2.imread(r["heatmap"])
-            # drawn over the decoded image: same aspect as the 256x256 original, possibly reduced
-            assert written is not None and written.shape[0] == written.shape[1] <= 256
+            # drawn over the decoded image: same aspect as the 256x256 original, possibly reduced,
+            # with the colour legend strip below it (edge_screen.heatmap.with_legend)
+            from edge_screen.heatmap import legend_height
+
+            assert written is not None and written.shape[0] - legend_height(written.shape[1]) == written.shape[1] <= 256
     assert any(r["verdict"] != "ungradable" for r in rows)
 
 
@@ -88,8 +91,11 @@ def test_overlay_at_decoded_size_unless_full_size(tiny_bundle: Path, tmp_path: P
         assert row["verdict"] != "ungradable", row["quality"]
         sizes[bool(flag)] = cv2.imread(row["heatmap"]).shape[1::-1]
         assert row["original_size"] == [1600, 1200]
-    assert sizes[False] == tuple(row["decoded_size"]) and sizes[False][0] < 1600  # reduced decode (64 px model)
-    assert sizes[True] == (1600, 1200)
+    from edge_screen.heatmap import legend_height  # the PNG carries a legend strip under the photo
+
+    dw, dh = row["decoded_size"]
+    assert sizes[False] == (dw, dh + legend_height(dw)) and dw < 1600  # reduced decode (64 px model)
+    assert sizes[True] == (1600, 1200 + legend_height(1600))
 
 
 def test_workers_do_not_change_results(tiny_bundle: Path, image_tree: Path, capsys) -> None:
