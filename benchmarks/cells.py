@@ -79,8 +79,8 @@ def _set_threads(threads: int) -> None:
 def cpu_snapshot() -> dict:
     """Machine-wide and own CPU time so far (``/proc/stat`` jiffies, ``getrusage``), for :func:`cpu_busy`."""
     snap: dict[str, float] = {"t": time.monotonic()}
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    snap["own_s"] = ru.ru_utime + ru.ru_stime
+    ru, rc = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    snap["own_s"] = ru.ru_utime + ru.ru_stime + rc.ru_utime + rc.ru_stime  # children: once waited for
     try:
         fields_ = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
         vals = [int(v) for v in fields_]

@@ -283,7 +283,10 @@ def markdown(doc: Mapping) -> str:
     apps = [c for c in doc["cells"] if c.get("kind") == "app" and c["status"] == "ok"]
     for c in apps:
         st = c["startup_to_exit_ms"]
-        lines += ["", f"App start-up to ready (`{c['command']}`, {st['n']} runs): p50 {st['p50']:.0f} ms, max {st['max']:.0f} ms"]
+        marks = c.get("marks_ms") or {}
+        extra = "".join(f", {k.replace('_', ' ')} p50 {v['p50']:.0f} ms" for k, v in marks.items())
+        lines += ["", f"App (`{c['command']}`, {st['n']} runs): launch to exit p50 {st['p50']:.0f} ms, max {st['max']:.0f} ms"
+                  + extra]
     lines += _busy_lines(doc)
     other = [f"- `{c['id']}` {c['status']}: {c.get('reason') or c.get('error')}" for c in doc["cells"] if c["status"] != "ok"]
     other += [f"- `{c['id']}` {block} error: {(c.get(block) or {})['error']}" for c in ok

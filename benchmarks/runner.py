@@ -206,26 +206,43 @@ def run_cell_subprocess(spec: CellSpec, *, work: Path, timeout_s: float) -> dict
     return result
 
 
-def measure_app(cfg: BenchmarkConfig, *, image: Path, work: Path) -> dict:
-    """Start-up-to-ready time of ``edge-screen-app --open IMG --screenshot PNG`` (a fresh process per run).
+def _app_marks(stdout: str) -> dict[str, float]:
+    """``timing <what> <epoch> since_run_s=<s>`` lines the app prints with EDGE_SCREEN_APP_TIMING set -> ms."""
+    marks = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0] == "timing" and parts[3].startswith("since_run_s="):
+            marks[parts[1]] = float(parts[3].split("=", 1)[1]) * 1e3
+    return marks
+
+
+def measure_app(cfg: BenchmarkConfig, *, image: Path, work: Path, backend: str | None = None) -> dict:
+    """``edge-screen-app --open IMG --screenshot PNG`` (a fresh process per run): time from launch to the
+    window shown and to the first screened image (the app's own ``EDGE_SCREEN_APP_TIMING`` marks), and
+    to exit. ``backend`` None: the app's own choice.
 
     Returns a cell dict; ``status`` "skipped" when the GUI package or its launcher is absent.
     """
     import importlib.util
 
-    cell: dict = {"id": "app/startup", "kind": "app", "backend": "app", "status": "ok", "error": None}
+    cid = "app/startup" + (f"/{backend}" if backend else "")
+    cell: dict = {"id": cid, "kind": "app", "backend": backend or "app", "status": "ok", "error": None}
     exe = shutil.which("edge-screen-app") or (str(Path(sys.executable).parent / "edge-screen-app"))
     if importlib.util.find_spec("edge_screen.gui.app") is None or not Path(exe).is_file():
         cell.update(status="skipped", reason="the GUI (edge_screen.gui.app / edge-screen-app) is not installed here")
         return cell
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"), EDGE_SCREEN_APP_TIMING="1")
     samples: list[float] = []
+    marks: dict[str, list[float]] = {}
     for i in range(cfg.app_runs):
-        shot = work / f"app_screenshot_{i}.png"
-        cmd = [exe, "--open", str(image), "--screenshot", str(shot), "--data-dir", str(work / "app_data"),
-               "--settings", str(work / "app_settings.ini")]  # never the user's records or settings
+        shot = work / f"app_screenshot_{backend or 'auto'}_{i}.png"
+        # a patient and an eye are given, so the workflow does not stop to ask for them
+        cmd = [exe, "--open", str(image), "--screenshot", str(shot), "--data-dir", str(work / f"app_data_{i}"),
+               "--settings", str(work / f"app_settings_{i}.ini"), "--patient", "BENCH-1", "--eye", "OD"]
         if cfg.bundle is not None:
             cmd += ["--bundle", str(cfg.bundle)]
+        if backend:
+            cmd += ["--backend", backend]
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
@@ -236,9 +253,15 @@ def measure_app(cfg: BenchmarkConfig, *, image: Path, work: Path) -> dict:
         if proc.returncode != 0:
             cell.update(status="error", error=f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-1500:]}")
             return cell
-    cell.update(command=f"edge-screen-app --open {image.name} --screenshot PNG" + (" --bundle B" if cfg.bundle else ""),
+        for k, v in _app_marks(proc.stdout).items():
+            marks.setdefault(k, []).append(v)
+    cell.update(command=f"edge-screen-app --open {image.name} --screenshot PNG --patient P --eye OD"
+                + (" --bundle B" if cfg.bundle else "") + (f" --backend {backend}" if backend else ""),
                 startup_to_exit_ms=summarize(samples), qt_platform=env["QT_QPA_PLATFORM"],
-                screenshot=str(work / "app_screenshot_0.png"))
+                screenshot=str(work / f"app_screenshot_{backend or 'auto'}_0.png"),
+                marks_ms={k: summarize(v) for k, v in marks.items()})
+    if "first_screened" in marks:
+        cell["to_screened_ms"] = summarize(marks["first_screened"])
     return cell
 
 
@@ -319,7 +342,7 @@ def ratio_table(cells: list[dict]) -> list[dict]:
     """
     ok = [c for c in cells if c.get("status") == "ok"]
     by_kind = lambda kind: [c for c in ok if (c.get("spec") or {}).get("kind") == kind]  # noqa: E731
-    app = next((c for c in ok if c.get("kind") == "app"), None)
+    apps = [c for c in ok if c.get("kind") == "app"]
     rows = []
     for s in by_kind("bundle"):
         spec = s["spec"]
@@ -353,8 +376,13 @@ def ratio_table(cells: list[dict]) -> list[dict]:
         cli = next((c for c in ok if c.get("kind") == "cli" and c["id"] == f"cli/{spec['backend']}/{spec['precision']}/t{t}"), None)
         if cli:
             row["cli_single_image_ms"] = _target("cli_single_image_ms", cli["wall_ms"]["p50"])
+        # the app with this row's backend when measured, else the app's own choice
+        app = next((c for c in apps if c.get("backend") == spec["backend"]), None) or next(
+            (c for c in apps if c.get("backend") == "app"), None)
         if app:
-            row["app_to_screened_ms"] = _target("app_to_screened_ms", app["startup_to_exit_ms"]["p50"])
+            to = app.get("to_screened_ms") or app["startup_to_exit_ms"]  # older apps print no marks
+            row["app_to_screened_ms"] = _target("app_to_screened_ms", to["p50"])
+            row["app_cell"] = app["id"]
         rows.append(row)
     return rows
 
@@ -452,6 +480,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         results.extend(measure_cli(cfg, image=camera_jpeg, work=work))
     if cfg.app:
         results.append(measure_app(cfg, image=camera_jpeg, work=work))
+        results.append(measure_app(cfg, image=camera_jpeg, work=work, backend="onnxruntime"))
     comparisons = _post_process(results)
     ratios = ratio_table(results)
     machine = machine_record()

@@ -279,3 +279,12 @@ def test_readme_table_is_generated_from_the_results(smoke_run, tmp_path: Path) -
     plain.write_text("no markers here\n")
     with pytest.raises(report.ResultsSchemaError, match="markers"):
         report.update_readme(plain, doc, results_dir="r")
+
+
+def test_app_timing_marks_are_read() -> None:
+    from edge_screen.benchmarks.runner import _app_marks
+
+    out = ("INFO something\ntiming window_shown 1796168496.873 since_run_s=0.897 window=1284x724+0+0\n"
+           "timing first_screened 1796168498.358 since_run_s=2.382 window=1284x724+0+0\nscreenshot: x.png\n")
+    assert _app_marks(out) == {"window_shown": pytest.approx(897.0), "first_screened": pytest.approx(2382.0)}
+    assert _app_marks("timing broken line\n") == {}
