@@ -282,7 +282,7 @@ def test_readme_table_is_generated_from_the_results(smoke_run, tmp_path: Path) -
 
 
 def test_app_timing_marks_are_read() -> None:
-    from edge_screen.benchmarks.runner import _app_marks
+    from edge_screen.benchmarks.startup import _app_marks
 
     out = ("INFO something\ntiming window_shown 1796168496.873 since_run_s=0.897 window=1284x724+0+0\n"
            "timing first_screened 1796168498.358 since_run_s=2.382 window=1284x724+0+0\nscreenshot: x.png\n")
