@@ -310,7 +310,8 @@ def readme_table(doc: Mapping, *, results_dir: str) -> str:
                      if m["libraries"].get(k))
     lines = [f"Measured by `edge-screen benchmark` on {doc['created'][:10]} ({cpu['model']}, {cpu.get('usable_cores')} "
              f"usable cores, {flags}; {libs}); full tables, plots, the machine record and notes: "
-             f"[{results_dir}]({results_dir}/results.md). p50, batch 1, one run; every cell runs through the real "
+             f"[{results_dir}]({results_dir}/results.md) (what bounds each target, the model's floor and the cost of a "
+             f"smaller input: [NOTES.md]({results_dir}/NOTES.md)). p50, batch 1, one run; every cell runs through the real "
              "`Screener`; ratios are measured within one cell process, interleaved, because the machine is shared.", "",
              "| model | backend | threads | model only | end-to-end from a 12 MP JPEG | e2e - model | "
              "e2e - model, CPU time | folder img/s (model batch-8 img/s) | file | AUC (300 photos, other cameras) |",
