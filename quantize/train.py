@@ -271,6 +271,11 @@ def fit(model: FundusClassifier, cfg: TrainConfig, train_ds: FundusDataset, val_
     summary: dict = {}
     base = {"format": TRAIN_FORMAT, "kind": kind, "model": model.default_cfg["name"], "model_kwargs": model_kwargs(model),
             "config": asdict(cfg), "preprocessing": train_ds.preps[0].to_dict(), **(extra_ckpt or {})}
+    y_val = np.maximum(val_ds.labels, 0)
+    if rt.main and (y_val.sum() == 0 or y_val.sum() == y_val.size):
+        raise UsageError(f"the validation split has {int(y_val.sum())} abnormal and {int(y_val.size - y_val.sum())} normal "
+                         f"images: no operating threshold (sensitivity>={cfg.target_sensitivity}) and no AUC can be "
+                         f"chosen on it; use a split with both classes (e.g. --stratify-col, more --val-fraction)")
     t_run = time.perf_counter()
     first_epoch = state["epoch"] + 1
     for epoch in range(state["epoch"] + 1, cfg.epochs):
@@ -313,7 +318,7 @@ def fit(model: FundusClassifier, cfg: TrainConfig, train_ds: FundusDataset, val_
             probs = predict(eval_module or model, val_ds, batch_size=cfg.batch_size, device=rt.device)
             y = np.maximum(val_ds.labels, 0)
             auc = metrics.roc_auc(y, probs)
-            thr = metrics.threshold_for_sensitivity(y, probs, cfg.target_sensitivity) if y.sum() else 0.5
+            thr = metrics.threshold_for_sensitivity(y, probs, cfg.target_sensitivity)
             improved = not math.isnan(auc) and auc > state["best_metric"]
             if improved:
                 state.update(best_metric=auc, best_epoch=epoch, bad_epochs=0)
@@ -357,7 +362,9 @@ def _class_weights(labels: np.ndarray) -> torch.Tensor:
 
 def prepare_splits(cfg: TrainConfig, rt: Dist) -> tuple[list[Sample], list[Sample]]:
     """Read ``cfg.data``; reuse its ``split`` column if present, else split and save ``out/split.csv``."""
-    samples = [s for s in read_samples(cfg.data, format=cfg.data_format, images=cfg.images, referable=cfg.referable)]
+    from edge_screen.quantize.sources import read_datasets
+
+    samples = read_datasets(cfg.data, format=cfg.data_format, images=cfg.images, referable=cfg.referable)
     if samples and "split" in samples[0].meta:
         log.info("using the split column of %s", cfg.data)
         return select_split(samples, "train"), select_split(samples, "val")
