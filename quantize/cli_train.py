@@ -38,6 +38,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fold", type=int, default=0, help="validation fold index with --folds")
     g.add_argument("--group-col", help="CSV column whose groups never straddle splits (patient, source_repo ...)")
     g.add_argument("--stratify-col", help="CSV column to balance splits by, together with the label (e.g. source_repo)")
+    g.add_argument("--val-source", help="validate (early stopping, threshold) on this whole source, trained on the others: "
+                                        "an out-of-source split instead of a random one (sources: --source-col/--source-map)")
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--img-size", type=int, help="input size in pixels (default: the model's)")
     g.add_argument("--head", choices=("linear", "mlp"))
@@ -80,7 +82,7 @@ _RUN_KEYS = ("data", "data_format", "images", "referable", "val_fraction", "test
              "img_size", "head", "weights", "pretrained", "epochs", "batch_size", "lr", "weight_decay", "warmup_epochs",
              "sampling", "label_smoothing", "patience", "freeze_stages", "amp", "target_sensitivity", "out", "resume",
              "seed", "workers", "threads", "cache_dir", "augment", "stop_after", "max_steps_per_epoch", "progress",
-             "cache_features", "feature_views", "stratify_col")
+             "cache_features", "feature_views", "stratify_col", "val_source", "source_col", "source_map")
 
 
 def _add_source_args(p: argparse.ArgumentParser, *, evaluate: bool = False) -> None:
@@ -94,6 +96,8 @@ def _add_source_args(p: argparse.ArgumentParser, *, evaluate: bool = False) -> N
     g.add_argument("--stages", type=positive_int, default=7,
                    help="LP-FT: backbone stages kept frozen and cached (default 7 of EfficientNet-Lite: the last stage, "
                         "the 1x1 head conv and the classifier train)")
+    g.add_argument("--ft-stage", type=positive_int, help="LP-FT: train from this stage on (default --stages; 8 = only the "
+                                                         "1x1 head conv and the classifier, ~4x faster on a CPU)")
     g.add_argument("--probe-views", type=positive_int, default=2, help="probe: views per training image (1 plain, 2 +flip, more: camera augmentation)")
     g.add_argument("--c-grid", default="1e-4,1e-3,1e-2,1e-1", help="probe: L2 strengths C chosen among by leave-one-source-out")
     g.add_argument("--probe-balance", choices=("class", "source_label"), default="class")
@@ -137,6 +141,7 @@ def _source_cfg(args: argparse.Namespace, model: str, *, finetune: bool, teacher
               "kd_weight": args.kd_weight, "temperature": args.kd_temperature, "seed": args.seed}
     return SourceCVConfig(model=model, data=list(args.data), out=getattr(args, "out", None) or "", img_size=args.img_size,
                           source_col=args.source_col, source_map=args.source_map, cache_features=cache, k=args.stages,
+                          ft_stage=args.ft_stage,
                           probe_views=args.probe_views, c_grid=grid, probe_balance=args.probe_balance,
                           target_sensitivity=args.target_sensitivity, n_boot=args.n_boot, threads=args.threads or 2,
                           finetune=ft, teacher=teacher, teacher_outputs=getattr(args, "teacher_outputs", False))

@@ -51,6 +51,7 @@ class SourceCVConfig:
     source_map: str | None = None  # None: the default mapping (ODIR merged)
     cache_features: str = "/work/cache"
     k: int = 7  # prefix stages cached for LP-FT
+    ft_stage: int | None = None  # LP-FT trains stages[ft_stage:] (default k); > k runs the frozen stages k..ft_stage once
     probe_views: int = 2  # views of each training image the probe trains on
     c_grid: tuple = DEFAULT_C_GRID
     probe_balance: str = "class"
@@ -112,7 +113,28 @@ def run_probe(cfg: SourceCVConfig, table: Table, bank) -> dict:  # noqa: ANN001
     fold_logits = {f"fold_{name}": _two_class(info.pop("probe").logit(plain)) for name, info in per_fold.items()}
     fold_logits["final"] = _two_class(final.logit(plain))
     return {"report": rep, "scores": scores, "labelled": lab, "C": c, "grid_auc": grid_auc, "per_fold": per_fold,
-            "probe": final, "fold_logits": fold_logits}
+            "probe": final, "fold_logits": fold_logits, "bank": bank}
+
+
+def in_distribution_probe(cfg: SourceCVConfig, table: Table, bank, C: float, *, folds: int = 5) -> dict:  # noqa: ANN001
+    """Secondary numbers: 5-fold cross-validation *within* the training sources (patient-grouped,
+    stratified by source x label), the kind of validation that said 0.94 for bundle 1.1.0."""
+    from edge_screen.quantize.data import stratified_group_folds
+    from edge_screen.quantize.sources import patient_of
+
+    lab = _labelled(table)
+    y, src = table.y[lab], table.sources[lab]
+    groups = [patient_of(table.samples[i], table.sources[i]) for i in lab]
+    code = {s: i for i, s in enumerate(sorted(set(src.tolist())))}
+    fold = stratified_group_folds(y + 2 * np.array([code[s] for s in src]), groups, folds, seed=0)
+    feats = bank.pooled[lab]
+    scores = np.full(lab.size, np.nan)
+    for k in range(folds):
+        tr, te = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        scores[te] = _fold_probe(cfg, feats, y, src, tr, C).predict(feats[te, 0])
+    rep = loso_mod.source_report(y, scores, src, target_sensitivity=cfg.target_sensitivity, n_boot=cfg.n_boot)
+    rep["design"] = f"{folds}-fold within the training sources, patient-grouped, stratified by source x label (secondary)"
+    return rep
 
 
 def _two_class(z: np.ndarray) -> np.ndarray:
@@ -140,8 +162,36 @@ def _model_and_top(cfg: SourceCVConfig, probe, ft: FinetuneConfig):  # noqa: ANN
         probe_state_dict(model, probe)
     elif ft.head_init != "random":
         raise UsageError(f"head_init {ft.head_init!r} is not valid; use probe or random")
-    _, top = split_model(model, cfg.k)
+    _, top = split_model(model, cfg.ft_stage or cfg.k)
     return model, top
+
+
+def advance_bank(cfg: SourceCVConfig, bank):  # noqa: ANN001, ANN201
+    """Push the cached prefix through the frozen stages ``k .. ft_stage`` once (FP32, float16 out)."""
+    import dataclasses
+
+    import torch
+
+    from edge_screen.quantize.frozen import stages_of
+    from edge_screen.quantize.models import create_model
+
+    k, to = cfg.k, cfg.ft_stage or cfg.k
+    if to == k:
+        return bank
+    if to < k:
+        raise UsageError(f"--ft-stage {to} is below the cached prefix ({k} stages)")
+    model = create_model(cfg.model, pretrained=True, input_size=cfg.img_size).eval()
+    mid = torch.nn.Sequential(*stages_of(model.features)[k:to]).eval()
+    n, v = bank.prefix.shape[:2]
+    flat = bank.prefix.reshape(n * v, *bank.prefix.shape[2:])
+    out = []
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for s in range(0, flat.shape[0], 128):
+            out.append(mid(torch.from_numpy(flat[s:s + 128].astype(np.float32))).float().numpy().astype(np.float16))
+    log.info("frozen stages %d..%d run on %d cached views in %.0f s", k, to, n * v, time.perf_counter() - t0)
+    new = np.concatenate(out)
+    return dataclasses.replace(bank, prefix=new.reshape(n, v, *new.shape[1:]), k=to)
 
 
 def _logits(top, prefix: np.ndarray, idx: np.ndarray, batch_size: int = 64) -> np.ndarray:  # noqa: ANN001
@@ -241,6 +291,7 @@ def save_run(cfg: SourceCVConfig, table: Table, model, kind: str, result: dict, 
     rep = result["report"]
     thr = dict(rep["threshold"])
     summary = {"kind": kind, "loso": rep, "probe_loso": probe_run["report"], "probe_C": probe_run["C"],
+               "probe_in_distribution": in_distribution_probe(cfg, table, probe_run["bank"], probe_run["C"]),
                "probe_grid_auc": probe_run["grid_auc"], "probe_per_fold": probe_run["per_fold"],
                "epochs": result.get("epochs"), "pooled_per_epoch": result.get("pooled_per_epoch"),
                "config": asdict(cfg), "floor": loso_mod.check_floor(rep, probe_run["report"], name=kind)}
@@ -289,6 +340,7 @@ def run(cfg: SourceCVConfig, *, final: bool = True) -> dict:
         ck = save_run(cfg, table, probe_model(cfg, probe_run["probe"]), "linear_probe", probe_run, probe_run,
                       extra_logits=probe_run["fold_logits"]) if final else None
         return {"probe": probe_run["report"], "model": probe_run["report"], "checkpoint": ck, "floor": []}
+    bank = advance_bank(cfg, bank)
     ft_run = run_finetune(cfg, table, bank, probe_run)
     floor = loso_mod.check_floor(ft_run["report"], probe_run["report"], name="lpft")
     ck = None

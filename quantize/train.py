@@ -77,6 +77,9 @@ class TrainConfig:
     cache_features: str | None = None  # train only the unfrozen top on cached frozen-prefix features
     feature_views: int = 2  # cached views per image with cache_features: plain, h-flip, then Augment draws
     stratify_col: str | None = None  # stratify splits by label AND this column (e.g. source_repo)
+    val_source: str | None = None  # validate (early stopping, threshold) on this source only: an out-of-source split
+    source_col: str = "source_repo"
+    source_map: str | None = None
     augment: bool = True
     target_sensitivity: float = 0.95
     max_steps_per_epoch: int | None = None
@@ -368,6 +371,16 @@ def prepare_splits(cfg: TrainConfig, rt: Dist) -> tuple[list[Sample], list[Sampl
     if samples and "split" in samples[0].meta:
         log.info("using the split column of %s", cfg.data)
         return select_split(samples, "train"), select_split(samples, "val")
+    if cfg.val_source:
+        from edge_screen.quantize.sources import parse_source_map, sources_of
+
+        src = sources_of(samples, column=cfg.source_col, mapping=parse_source_map(cfg.source_map))
+        if cfg.val_source not in set(src.tolist()):
+            raise UsageError(f"--val-source {cfg.val_source!r} is not a source of the data; sources: {sorted(set(src.tolist()))}")
+        splits = ["val" if s == cfg.val_source else "train" for s in src]
+        if rt.main:
+            save_split_csv(samples, splits, Path(cfg.out) / "split.csv")
+        return ([s for s, sp in zip(samples, splits) if sp == "train"], [s for s, sp in zip(samples, splits) if sp == "val"])
     splits = split_samples(samples, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, folds=cfg.folds,
                            fold=cfg.fold, group_col=cfg.group_col, stratify_col=cfg.stratify_col, seed=cfg.seed)
     if rt.main:
