@@ -36,7 +36,7 @@ from edge_screen.quantize.transfer import FinetuneConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
+DEFAULT_C_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
 
 @dataclass
@@ -180,9 +180,16 @@ def advance_bank(cfg: SourceCVConfig, bank):  # noqa: ANN001, ANN201
         return bank
     if to < k:
         raise UsageError(f"--ft-stage {to} is below the cached prefix ({k} stages)")
+    import hashlib
+
+    n, v = bank.prefix.shape[:2]
+    tag = hashlib.sha1("|".join(bank.paths).encode()).hexdigest()[:16]
+    store = Path(cfg.cache_features) / f"feat-{cfg.model}-{cfg.img_size}-k{k}-{bank.key}" / f"stage{to}-v{v}-{tag}.npy"
+    if store.is_file():
+        log.info("frozen stages %d..%d reused from %s", k, to, store)
+        return dataclasses.replace(bank, prefix=np.load(store, mmap_mode="r"), k=to)
     model = create_model(cfg.model, pretrained=True, input_size=cfg.img_size).eval()
     mid = torch.nn.Sequential(*stages_of(model.features)[k:to]).eval()
-    n, v = bank.prefix.shape[:2]
     flat = bank.prefix.reshape(n * v, *bank.prefix.shape[2:])
     out = []
     t0 = time.perf_counter()
@@ -191,7 +198,11 @@ def advance_bank(cfg: SourceCVConfig, bank):  # noqa: ANN001, ANN201
             out.append(mid(torch.from_numpy(flat[s:s + 128].astype(np.float32))).float().numpy().astype(np.float16))
     log.info("frozen stages %d..%d run on %d cached views in %.0f s", k, to, n * v, time.perf_counter() - t0)
     new = np.concatenate(out)
-    return dataclasses.replace(bank, prefix=new.reshape(n, v, *new.shape[1:]), k=to)
+    new = new.reshape(n, v, *new.shape[1:])
+    tmp = store.with_suffix(".tmp.npy")
+    np.save(tmp, new)
+    os.replace(tmp, store)
+    return dataclasses.replace(bank, prefix=new, k=to)
 
 
 def _logits(top, prefix: np.ndarray, idx: np.ndarray, batch_size: int = 64) -> np.ndarray:  # noqa: ANN001

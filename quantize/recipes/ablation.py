@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ema", type=float, default=0.98)
     ap.add_argument("--teacher-run", help="a probe or LP-FT run folder with fold_logits.npz (distillation rows)")
     ap.add_argument("--kd-weight", type=float, default=0.5)
-    ap.add_argument("--skip-lpft", action="store_true")
+    ap.add_argument("--rows", default="p1,p2,p3,p4,full,ft,nocam,classbal,noema,kd",
+                    help="rows to run (p1 plain, p2 +flip, p3 +camera, p4 source x label; full, ft, nocam, classbal, noema, kd)")
+    ap.add_argument("--probe", default="p1", help="the probe row LP-FT starts from and is compared with (run it too)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for n in ("onnx_ir", "onnxscript"):
@@ -82,35 +84,52 @@ def main(argv: list[str] | None = None) -> int:
         (out / "ablation.md").write_text(_markdown(rows))
 
     probes = {}
-    for name, views, balance in (("probe, plain view", 1, "class"), ("probe, + flip (the floor)", 2, "class"),
-                                 ("probe, + flip + camera view", min(3, args.views), "class"),
-                                 ("probe, + flip, source x label balance", 2, "source_label")):
+    want = set(args.rows.split(",")) | {args.probe}
+    for key, name, views, balance in (("p1", "probe, plain view (the floor)", 1, "class"),
+                                      ("p2", "probe, + flip", 2, "class"),
+                                      ("p3", "probe, + flip + camera view", 3, "class"),
+                                      ("p4", "probe, plain view, source x label balance", 1, "source_label")):
+        if key not in want or views > args.views:
+            continue
         cfg = dataclasses.replace(base, probe_views=views, probe_balance=balance)
         t0 = time.perf_counter()
         pr = sc.run_probe(cfg, table, bank)
-        probes[name] = (cfg, pr)
-        rows.append(_row(name, pr["report"], {"C": pr["C"], "seconds": round(time.perf_counter() - t0)}))
-        save()
-    if args.skip_lpft:
+        probes[key] = (cfg, pr)
+        if key in args.rows.split(","):
+            rows.append(_row(name, pr["report"], {"C": pr["C"], "seconds": round(time.perf_counter() - t0)}))
+            save()
+    lp_rows = [r for r in args.rows.split(",") if not r.startswith("p")]
+    if not lp_rows:
         return 0
-    floor_cfg, floor_run = probes["probe, + flip (the floor)"]
-    best_name = max(probes, key=lambda k: probes[k][1]["report"]["pooled"]["auc"])
-    pcfg, prun = probes[best_name]
+    pcfg, prun = probes[args.probe]
+    floor_run = prun
+    best_name = args.probe
     fbank = sc.advance_bank(base, bank)
     full = {"epochs": args.ft_epochs, "lr": args.ft_lr, "steps_per_epoch": args.ft_steps, "views": args.views,
             "balance": "source_label", "head_init": "probe", "ema": args.ema}
-    variants = [("LP-FT: probe head, camera views, source x label, EMA", {}),
-                ("  plain FT (random head)", {"head_init": "random"}),
-                ("  no camera view (plain + flip)", {"views": 2}),
-                ("  class-balanced sampling", {"balance": "class"}),
-                ("  no EMA", {"ema": 0.0})]
-    if args.teacher_run:
-        variants.append((f"  + distillation (KL weight {args.kd_weight})", {"kd_weight": args.kd_weight}))
-    for name, change in variants:
+    cam = "camera view" if args.views >= 3 else "no camera view"
+    variants = [("full", f"LP-FT: probe head, flip + {cam}, source x label, EMA", {}),
+                ("ft", "  plain FT (random head)", {"head_init": "random"}),
+                ("nocam", "  no camera view (plain + flip)", {"views": 2}),
+                ("classbal", "  class-balanced sampling", {"balance": "class"}),
+                ("noema", "  no EMA", {"ema": 0.0})]
+    # Distillation: from --teacher-run, else from the full recipe's own fold models (self-distillation:
+    # each fold's teacher never saw the held-out source; its plain-view logits supervise every view).
+    variants.append(("kd", f"  + distillation on every image (KL weight {args.kd_weight})", {"kd_weight": args.kd_weight}))
+    teacher = args.teacher_run
+    for key, name, change in variants:
+        if key not in lp_rows and not (key == "full" and "kd" in lp_rows and teacher is None):
+            continue
         ft = {**full, **change}
-        cfg = dataclasses.replace(pcfg, finetune=ft, teacher=args.teacher_run)
+        cfg = dataclasses.replace(pcfg, finetune=ft, teacher=teacher, teacher_outputs=teacher is None and not change)
         t0 = time.perf_counter()
         fr = sc.run_finetune(cfg, table, fbank, prun)
+        if cfg.teacher_outputs:
+            import numpy as np
+
+            teacher = str(out / "self_teacher")
+            Path(teacher).mkdir(exist_ok=True)
+            np.savez(Path(teacher) / "fold_logits.npz", paths=np.array(table.paths), **fr["fold_logits"])
         rows.append(_row(name, fr["report"], {"epochs": fr["epochs"], "per_epoch": fr["pooled_per_epoch"], "ft": ft,
                                               "probe": best_name, "seconds": round(time.perf_counter() - t0),
                                               "floor": sc.loso_mod.check_floor(fr["report"], floor_run["report"])}))

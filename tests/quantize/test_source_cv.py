@@ -262,7 +262,7 @@ def test_lpft_starts_as_the_probe_and_runs_out_of_source(probe_run: dict, capsys
 
     rc = main(["evaluate", "--cv", "source", "--recipe", "lpft", "--model", "effnet_lite0", "--img-size", "128",
                "--data", *map(str, probe_run["data"]), "--cache-features", str(probe_run["cache"]), "--c-grid", "1e-2",
-               "--ft-epochs", "2", "--ft-steps", "2", "--ft-batch-size", "4", "--ft-views", "2", "--ema", "0.9",
+               "--ft-epochs", "2", "--ft-steps", "2", "--ft-batch-size", "4", "--ft-views", "2", "--ema", "0.9", "--ft-stage", "8",
                "--n-boot", "50"])
     text = capsys.readouterr().out
     assert rc == 0
