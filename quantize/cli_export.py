@@ -130,7 +130,8 @@ def export_bundle(
     training = cfg.get("training") or {}
     writer.set_provenance(student=cfg.get("name"), checkpoint=cfg.get("checkpoint"), teacher=training.get("teacher"),
                           data=training.get("data"), split=training.get("split"),
-                          metrics={"val_auc": training.get("val_auc"), "best_epoch": training.get("best_epoch")})
+                          metrics={"val_auc": training.get("val_auc"), "best_epoch": training.get("best_epoch"),
+                                   **({"out_of_source": training["loso"]} if training.get("loso") else {})})
 
     fp32 = torch_to_onnx(graph, root / "onnx" / "model_fp32.onnx", input_size=size)
     writer.add_model("onnxruntime", "fp32", {"model": fp32})

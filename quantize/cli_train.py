@@ -98,7 +98,7 @@ def _add_source_args(p: argparse.ArgumentParser, *, evaluate: bool = False) -> N
                         "the 1x1 head conv and the classifier train)")
     g.add_argument("--ft-stage", type=positive_int, help="LP-FT: train from this stage on (default --stages; 8 = only the "
                                                          "1x1 head conv and the classifier, ~4x faster on a CPU)")
-    g.add_argument("--probe-views", type=positive_int, default=2, help="probe: views per training image (1 plain, 2 +flip, more: camera augmentation)")
+    g.add_argument("--probe-views", type=positive_int, default=1, help="probe: views per training image (1 plain, 2 +flip, more: camera augmentation)")
     g.add_argument("--c-grid", default="1e-5,1e-4,1e-3,1e-2,1e-1", help="probe: L2 strengths C chosen among by leave-one-source-out")
     g.add_argument("--probe-balance", choices=("class", "source_label"), default="class")
     g.add_argument("--ft-views", type=positive_int, default=4, help="LP-FT: cached views drawn from (2.. are camera augmentations)")

@@ -45,7 +45,7 @@ class LinearProbe:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(abnormal) ``(N,) float64``."""
-        return 1.0 / (1.0 + np.exp(-self.logit(x)))
+        return 0.5 * (1.0 + np.tanh(0.5 * self.logit(x)))  # the logistic function, without exp overflow
 
 
 def sample_weights(y: np.ndarray, sources: np.ndarray | None, balance: str) -> np.ndarray:

@@ -52,7 +52,7 @@ class SourceCVConfig:
     cache_features: str = "/work/cache"
     k: int = 7  # prefix stages cached for LP-FT
     ft_stage: int | None = None  # LP-FT trains stages[ft_stage:] (default k); > k runs the frozen stages k..ft_stage once
-    probe_views: int = 2  # views of each training image the probe trains on
+    probe_views: int = 1  # views of each training image the probe trains on (1: plain; the flip did not help)
     c_grid: tuple = DEFAULT_C_GRID
     probe_balance: str = "class"
     target_sensitivity: float = 0.95
@@ -199,7 +199,7 @@ def advance_bank(cfg: SourceCVConfig, bank):  # noqa: ANN001, ANN201
     log.info("frozen stages %d..%d run on %d cached views in %.0f s", k, to, n * v, time.perf_counter() - t0)
     new = np.concatenate(out)
     new = new.reshape(n, v, *new.shape[1:])
-    tmp = store.with_suffix(".tmp.npy")
+    tmp = store.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(tmp, new)
     os.replace(tmp, store)
     return dataclasses.replace(bank, prefix=new, k=to)

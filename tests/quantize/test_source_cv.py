@@ -183,7 +183,7 @@ def probe_run(tmp_path_factory: pytest.TempPathFactory, fundus_dev: Path) -> dic
     data = _small_real_set(root)
     out, cache = root / "probe", root / "cache"
     rc = main(["train", "--linear-probe", "--model", "effnet_lite0", "--img-size", "128", "--data", *map(str, data),
-               "--out", str(out), "--cache-features", str(cache), "--c-grid", "1e-3,1e-1", "--n-boot", "100",
+               "--out", str(out), "--cache-features", str(cache), "--c-grid", "1e-3,1e-1", "--n-boot", "100", "--probe-views", "2",
                "--no-progress"])
     assert rc == 0
     return {"root": root, "data": data, "out": out, "cache": cache}
