@@ -99,7 +99,9 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         heat_path = None
         if heat_dir is not None and item.image_heatmap is not None:
             try:
-                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), item.image, item.image_heatmap))
+                # drawn as in the app and the PDF: faded by the evidence, masked to the retina, with a legend
+                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), item.image, item.image_heatmap,
+                                             probability=item.probability, threshold=item.threshold, legend=True))
             except EdgeScreenError as exc:
                 n_failed += 1
                 print(f"edge-screen: {item.source}: {_one_line(exc)}", file=sys.stderr)

@@ -80,6 +80,9 @@ class Preprocessing:
             problems.append(f"input_size={self.input_size!r} (valid: an int in 16..4096)")
         if len(self.mean) != 3 or len(self.std) != 3:
             problems.append(f"mean={self.mean}, std={self.std} (valid: 3 values each)")
+        elif not all(np.isfinite(self.mean)) or not all(np.isfinite(self.std)):
+            # inf or NaN would give every image the same tensor, hence the same verdict
+            problems.append(f"mean={self.mean}, std={self.std} (valid: finite numbers)")
         elif min(self.std) <= 0:
             problems.append(f"std={self.std} (valid: all > 0)")
         if self.color_order not in _ORDERS:

@@ -29,7 +29,7 @@ import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
@@ -87,6 +87,20 @@ class QualityThresholds:
     min_contrast: float = 0.02
     min_focus: float = 0.5
 
+    def __post_init__(self) -> None:
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            lo, hi = _THRESHOLD_RANGES.get(f.name, (0.0, math.inf))
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                problems.append(f"{f.name}={value!r} (valid: a number in {lo:g}..{hi:g})")
+            elif not (math.isfinite(float(value)) and lo <= float(value) <= hi):
+                problems.append(f"{f.name}={value!r} (valid: {lo:g}..{hi:g})")
+            else:
+                object.__setattr__(self, f.name, float(value))
+        if problems:
+            raise UsageError("invalid quality threshold(s): " + "; ".join(problems))
+
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> QualityThresholds:
         """Read thresholds from JSON (default: the packaged ``quality_thresholds.json``).
@@ -103,11 +117,18 @@ class QualityThresholds:
 
     @classmethod
     def from_dict(cls, d: dict) -> QualityThresholds:
+        """From JSON: unknown keys, non-numbers and values out of range are a UsageError."""
+        if not isinstance(d, dict):
+            raise UsageError(f"quality thresholds must be an object {{name: number}}, got {d!r}")
         check_known_fields(cls, d, "quality threshold")
-        try:
-            return cls(**{k: float(v) for k, v in d.items()})
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"quality thresholds must be numbers: {exc}") from exc
+        return cls(**d)
+
+    def with_overrides(self, overrides: dict) -> QualityThresholds:
+        """These thresholds with some replaced (a bundle's ``quality`` block); validated like :meth:`from_dict`."""
+        if not isinstance(overrides, dict):
+            raise UsageError(f"quality overrides must be an object {{name: number}}, got {overrides!r}")
+        check_known_fields(type(self), overrides, "quality threshold")
+        return type(self)(**{**asdict(self), **overrides})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -135,6 +156,20 @@ class QualityReport:
                 "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else float(v))
                             for k, v in self.metrics.items()}}
 
+
+#: Valid range of each threshold (fractions 0..1, 8-bit levels 0..255; the rest non-negative).
+_THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
+    "min_fov_coverage": (0.0, 1.0),
+    "max_surround_brightness": (0.0, 255.0),
+    "max_surround_ratio": (0.0, 10.0),
+    "max_blue_fraction": (0.0, 1.0),
+    "min_warm_fraction": (0.0, 1.0),
+    "min_brightness": (0.0, 255.0),
+    "max_luminance": (0.0, 255.0),
+    "max_white_fraction": (0.0, 1.0),
+    "min_contrast": (0.0, 10.0),
+    "min_focus": (0.0, 1e6),
+}
 
 _DEFAULT: QualityThresholds | None = None
 

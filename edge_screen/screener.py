@@ -6,9 +6,9 @@ sent to the model: a verdict on a photo the model cannot read is worse than none
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edge_screen.bundle import Bundle, default_bundle_path, load_bundle
-from edge_screen.errors import BundleError, EdgeScreenError, UsageError
+from edge_screen.errors import BundleError, EdgeScreenError, InferenceError, UsageError
 from edge_screen.imageio import LoadedImage, load_image
 from edge_screen.preprocess import Preprocessed, Transform, detect_fov, preprocess
 from edge_screen.quality import QualityReport, QualityThresholds, assess_quality
@@ -157,12 +157,9 @@ class Screener:
             overrides = self.bundle.quality_overrides
             if overrides:
                 try:
-                    quality = dataclasses.replace(quality, **overrides)
-                except TypeError as exc:
-                    valid = [f.name for f in dataclasses.fields(quality)]
-                    raise BundleError(
-                        f"bundle {self.bundle.name!r}: manifest 'quality' has unknown keys {sorted(overrides)}; valid: {valid}"
-                    ) from exc
+                    quality = quality.with_overrides(overrides)
+                except UsageError as exc:
+                    raise BundleError(f"bundle {self.bundle.name!r}: manifest field 'quality' is invalid: {exc}") from exc
         self.quality = quality
         self.threshold = self.bundle.threshold
 
@@ -220,6 +217,9 @@ class Screener:
             # aligned with the decoded image; the original-size map is computed only on request
             mapped = p.pre.transform.map_to_image(heat).astype(np.float32, copy=False)
             p.timings["heatmap"] = _ms(t)
+        if not math.isfinite(prob) or not 0.0 <= prob <= 1.0:  # the runtime checks this too; never a verdict from it
+            raise InferenceError(f"the model gave P(abnormal) = {prob!r} for {p.loaded.source or 'an image'}; "
+                                 "no verdict can be given")
         verdict = "abnormal" if prob >= self.threshold else "normal"
         # own stages only: in a batch, other images' decoding does not count against this one
         p.timings["total"] = p.prep_ms + inference_ms + _ms(t_finish)
@@ -292,7 +292,12 @@ class Screener:
 
     def _flush(self, slots: list, heatmap: bool) -> Iterator[ScreenResult | ScreenFailure]:
         pending = [s for s in slots if isinstance(s, _Pending)]
-        done = iter(self._infer(pending, heatmap)) if pending else iter(())
+        try:
+            done = iter(self._infer(pending, heatmap)) if pending else iter(())
+        except EdgeScreenError as exc:  # a broken model output fails this batch's images, not the stream
+            msg = " ".join(str(exc).split()) or type(exc).__name__
+            log.debug("inference failed for a batch of %d: %s", len(pending), msg)
+            done = iter([ScreenFailure(p.loaded.source, msg, type(exc).__name__) for p in pending])
         for s in slots:
             yield next(done) if isinstance(s, _Pending) else s
 

@@ -65,8 +65,11 @@ def test_json_fields_and_directory_recursion(tiny_bundle: Path, image_tree: Path
             assert 0.0 <= r["probability"] <= 1.0
             assert (r["verdict"] == "abnormal") == (r["probability"] >= r["threshold"])
             written = cv2.imread(r["heatmap"])
-            # drawn over the decoded image: same aspect as the 256x256 original, possibly reduced
-            assert written is not None and written.shape[0] == written.shape[1] <= 256
+            # drawn over the decoded image: same aspect as the 256x256 original, possibly reduced,
+            # with the colour legend strip below it (edge_screen.heatmap.with_legend)
+            from edge_screen.heatmap import legend_height
+
+            assert written is not None and written.shape[0] - legend_height(written.shape[1]) == written.shape[1] <= 256
     assert any(r["verdict"] != "ungradable" for r in rows)
 
 
