@@ -38,7 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edge_screen.bundle import MANIFEST, load_bundle
+from edge_screen.bundle import MANIFEST, SIGNATURE, load_bundle
 from edge_screen.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class CalibrationResult:
     specificity_ci95: tuple[float, float]
     previous_sensitivity: float
     previous_specificity: float
+    signature_removed: bool = False  # the source bundle was signed: the changed manifest needs a new signature
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -212,7 +213,13 @@ def calibrate_bundle(bundle: str | os.PathLike, data: str | os.PathLike, out: st
                                    "sensitivity": tp / n1, "specificity": tn / n0,
                                    "target_sensitivity": float(target_sensitivity)}
         _write_manifest(out, manifest)
-        load_bundle(out, verify=True)  # every model file still matches its recorded SHA-256
+        stale = out / SIGNATURE
+        signed = stale.is_file()
+        if signed:  # it signed the manifest that was just replaced
+            stale.unlink()
+            log.warning("calibrated bundle %s: the source's signature no longer applies and was removed; "
+                        "sign it again (edge-screen bundle sign)", out)
+        load_bundle(out, verify=True, trusted_keys=[])  # every model file still matches its recorded SHA-256
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)  # never leave a half-calibrated bundle behind
         raise
@@ -220,7 +227,7 @@ def calibrate_bundle(bundle: str | os.PathLike, data: str | os.PathLike, out: st
                              n_ungradable=ungradable, n_failed=failed, threshold=thr, previous_threshold=old,
                              target_sensitivity=float(target_sensitivity), sensitivity=tp / n1,
                              sensitivity_ci95=wilson_ci(tp, n1), specificity=tn / n0, specificity_ci95=wilson_ci(tn, n0),
-                             previous_sensitivity=otp / n1, previous_specificity=otn / n0)
+                             previous_sensitivity=otp / n1, previous_specificity=otn / n0, signature_removed=signed)
 
 
 def format_result(r: CalibrationResult) -> str:
@@ -234,6 +241,9 @@ def format_result(r: CalibrationResult) -> str:
              f"  specificity {r.specificity:.3f} (95% CI {c_lo:.3f}-{c_hi:.3f})   [old threshold: {r.previous_specificity:.3f}]",
              "  (measured on the photos the threshold was chosen on: expect a little less on new patients)",
              f"calibrated bundle: {r.bundle}"]
+    if r.signature_removed:
+        lines.append("  the original bundle was signed; this copy is not: sign it (edge-screen bundle sign) where "
+                     "only signed bundles are loaded")
     return "\n".join(lines)
 
 

@@ -118,3 +118,21 @@ def test_wilson_interval() -> None:
     lo, hi = wilson_ci(57, 60)
     assert lo < 57 / 60 < hi and hi <= 1.0
     assert wilson_ci(30, 30)[1] == 1.0 and wilson_ci(30, 30)[0] == pytest.approx(0.8865, abs=1e-3)
+
+
+def test_a_signed_bundle_gives_an_unsigned_calibrated_copy(tiny_bundle: Path, site: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("cryptography", reason="bundle signatures need the sign extra (cryptography)")
+    import shutil
+
+    from edge_screen.bundle import SIGNATURE
+    from edge_screen.signing import generate_keypair, sign_file
+
+    signed = Path(shutil.copytree(tiny_bundle, tmp_path / "signed"))
+    generate_keypair(tmp_path / "k.key", tmp_path / "k.pub")
+    sign_file(signed / MANIFEST, tmp_path / "k.key")
+    monkeypatch.setenv("EDGE_SCREEN_TRUSTED_KEYS", str(tmp_path / "k.pub"))  # this site loads signed bundles only
+    r = calibrate_bundle(signed, site, tmp_path / "cal")
+    assert r.signature_removed and not (tmp_path / "cal" / SIGNATURE).exists()  # a stale signature never stays
+    assert (signed / SIGNATURE).is_file()
+    load_bundle(tmp_path / "cal", trusted_keys=[])  # hashes valid; signing it again is the programme's step
