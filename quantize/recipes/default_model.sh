@@ -57,17 +57,21 @@ if [ "$KD" = 1 ]; then
 fi
 
 # 4. export ------------------------------------------------------------------------------------------
-# Calibration: 300 images drawn across sources; the quantization report: 400 others (both are training
-# images: the report compares INT8 with FP32 on them, it is not an accuracy estimate).
+# Calibration: 200 images drawn across sources; the quantization report: 200 others (both are training
+# images: the report compares INT8 with FP32 on them, it is not an accuracy estimate). The ONNX Runtime
+# INT8 step peaked at 14 GB with 300 + 400 images and was killed on a 24 GB machine: keep these modest.
+# The bundle is written to OUT.partial and renamed when every export has succeeded.
 export_bundle() {
-  local ck=$1 out=$2
-  python3 "$HERE/sample_csv.py" --data "$DEV" "$EXTRA" --out "$WORK" --calib 300 --report 400
-  local X=(--model "$ck" --name edge-screen-default --version "$VERSION" --calib "$WORK/calib.csv" --calib-images 300
-           --val "$WORK/report.csv" --out "$out" "${EXTRA_EXPORT[@]}")
+  local ck=$1 out=$2 tmp=$2.partial
+  python3 "$HERE/sample_csv.py" --data "$DEV" "$EXTRA" --out "$WORK" --calib "${CALIB:-200}" --report "${REPORT:-200}"
+  rm -rf "$tmp"
+  local X=(--model "$ck" --name edge-screen-default --version "$VERSION" --calib "$WORK/calib.csv"
+           --calib-images "${CALIB:-200}" --val "$WORK/report.csv" --out "$tmp" "${EXTRA_EXPORT[@]}")
   run edge-screen export "${X[@]}" --format onnx --precision fp32
   run edge-screen export "${X[@]}" --format onnx --precision int8
   run edge-screen export "${X[@]}" --format openvino --precision int8
   run edge-screen export "${X[@]}" --format tensorrt --precision int8
+  mv "$tmp" "$out"
 }
 [ -f "$BUNDLE/manifest.json" ] || export_bundle "$CK" "$BUNDLE"
 
