@@ -1,6 +1,6 @@
 """The ``edge-screen`` command.
 
-Built-in sub-commands: ``screen`` and ``info``. Other layers add theirs (train, export, app, ...)
+Built-in sub-commands: ``screen``, ``info`` and ``calibrate`` (:mod:`edge_screen.calibrate`). Other layers add theirs (train, export, app, ...)
 through the entry-point group ``edge_screen.commands``: each entry point is
 ``register(subparsers) -> None`` and sets ``func=callable(args) -> int``. A plug-in whose extra is
 not installed is skipped (logged at debug), so ``edge-screen --help`` always works and stays
@@ -264,7 +264,10 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_screen(sub)
     _add_info(sub)
-    commands = ["screen", "info", *(_load_plugins(sub) if plugins else [])]
+    from edge_screen.calibrate import add_calibrate_command  # per-clinic threshold (torch-free)
+
+    add_calibrate_command(sub)
+    commands = ["screen", "info", "calibrate", *(_load_plugins(sub) if plugins else [])]
     parser.set_defaults(_commands=commands)
     return parser
 
