@@ -422,8 +422,8 @@ class BundleWriter:
         if "preprocessing" not in self._m:
             raise BundleError(f"bundle {self.root}: preprocessing is required (BundleWriter(..., preprocessing=...))")
         if "threshold" not in self._m:
-            log.warning("bundle %s: no threshold set; writing the uncalibrated default 0.5", self.root)
-            self.set_threshold(0.5, "uncalibrated default (no validation run)")
+            raise BundleError(f"bundle {self.root}: no operating threshold set (set_threshold); a bundle never ships "
+                              f"an uncalibrated default")
         prov = self._m["provenance"]
         prov.setdefault("created", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         from edge_screen import __version__

@@ -87,12 +87,12 @@ def screen_job(token, report, screener, capture: Capture):  # noqa: ANN001, ANN2
     from edge_screen.heatmap import render_heatmap
 
     result = screener.screen(capture.pixels if capture.pixels is not None else capture.data, heatmap=True)
-    photo = shrink(result.image)
-    if result.verdict == "ungradable" or result.cam is None:
-        return result, Display(photo=photo, overlay=None, heatmap_png=None)
-    heat = result.heatmap_for((photo.shape[1], photo.shape[0]))
-    overlay = render_heatmap(photo, heat, probability=result.probability, threshold=result.threshold)
-    return result, Display(photo=photo, overlay=overlay, heatmap_png=heatmap_png(heat))
+    d = result.display(DISPLAY_MAX)  # the screener's decoded image, its map and its disc, at display size
+    if result.verdict == "ungradable" or result.cam is None or d.heatmap is None:
+        return result, Display(photo=d.rgb, overlay=None, heatmap_png=None)
+    overlay = render_heatmap(d.rgb, d.heatmap, probability=result.probability, threshold=result.threshold,
+                             fov=d.fov)  # no second FOV detection: the screener's disc, scaled
+    return result, Display(photo=d.rgb, overlay=overlay, heatmap_png=heatmap_png(d.heatmap))
 
 
 @dataclass(frozen=True)
