@@ -16,8 +16,9 @@ Reasons (codes), in the order they are checked:
   saturation, or almost no red (:func:`colour_measures`);
 * ``not_fundus`` -- the surround is not dark, or the colour is not that of a retina (a fundus is
   red-to-yellow, with little blue);
-* ``too_dark`` / ``too_bright`` -- exposure inside the FOV (mean max-channel brightness; mean
-  luminance and the fraction clipped white);
+* ``too_dark`` / ``too_bright`` -- exposure inside the FOV (mean max-channel brightness, and its
+  99th percentile: even the optic disc is dim in an under-exposed photo; mean luminance and the
+  fraction clipped white);
 * ``low_contrast`` -- spread of the green channel (vessels, disc, macula) relative to its mean;
 * ``blurred`` -- variance of the scale-normalised Laplacian of Gaussian of the green channel in the
   central 75 % of the disc, in grey levels^2, at sigma = :data:`FOCUS_SIGMA` / :data:`VIEW_DIAMETER`
@@ -78,6 +79,9 @@ class QualityThresholds:
         min_warm_fraction: fraction of lit FOV pixels whose blue is the weakest channel
             (within 8 levels); a retina is red/orange/yellow (some cameras green), not blue.
         min_brightness: mean max-channel inside the FOV (0..255).
+        min_highlight: 99th percentile of the max-channel inside the FOV (0..255): the optic disc
+            and the brightest retina; below it the whole photo is under-exposed (a photo darkened
+            to 25 % is at most 64).
         max_luminance: mean luminance (0.299 R + 0.587 G + 0.114 B) inside the FOV.
         max_white_fraction: fraction of FOV pixels clipped white (all channels >= 245). Red and
             green clip on many hazy (cataract) photos that must still be graded; blue only
@@ -97,6 +101,7 @@ class QualityThresholds:
     max_blue_fraction: float = 0.42
     min_warm_fraction: float = 0.40
     min_brightness: float = 22.0
+    min_highlight: float = 64.0
     max_luminance: float = 245.0
     max_white_fraction: float = 0.45
     min_contrast: float = 0.02
@@ -183,6 +188,7 @@ _THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
     "max_blue_fraction": (0.0, 1.0),
     "min_warm_fraction": (0.0, 1.0),
     "min_brightness": (0.0, 255.0),
+    "min_highlight": (0.0, 255.0),
     "max_luminance": (0.0, 255.0),
     "max_white_fraction": (0.0, 1.0),
     "min_contrast": (0.0, 10.0),
@@ -254,6 +260,9 @@ def assess_quality(image: np.ndarray | AnalysisCopy, *, fov: FieldOfView | None 
         ("too_dark", m["brightness"] < th.min_brightness,
          f"too dark: mean brightness in the field {m['brightness']:.0f}/255, minimum "
          f"{th.min_brightness:.0f}"),
+        ("too_dark", m["highlight"] < th.min_highlight,
+         f"too dark: even the brightest part of the field (the optic disc) reaches only "
+         f"{m['highlight']:.0f}/255, minimum {th.min_highlight:.0f}; use more flash and retake"),
         ("too_bright", m["luminance"] > th.max_luminance,
          f"overexposed: mean luminance in the field {m['luminance']:.0f}/255, maximum "
          f"{th.max_luminance:.0f}"),
@@ -287,7 +296,8 @@ def measure(image: np.ndarray | AnalysisCopy, fov: FieldOfView) -> dict[str, flo
     Returns:
         dict of floats: ``fov_found``, ``fov_coverage``, ``fov_radius_px`` (in the photo),
         ``surround_brightness``, ``surround_ratio`` (NaN when no surround is visible),
-        ``blue_fraction``, ``warm_fraction``, ``brightness``, ``luminance``, ``white_fraction``, ``contrast``,
+        ``blue_fraction``, ``warm_fraction``, ``brightness``, ``highlight``, ``luminance``, ``white_fraction``,
+        ``contrast``,
         ``focus``.
     """
     view = image if isinstance(image, AnalysisCopy) else analysis_copy(image)
@@ -337,6 +347,7 @@ def measure(image: np.ndarray | AnalysisCopy, fov: FieldOfView) -> dict[str, flo
         "blue_fraction": float(b.sum() / max(rgb_sum, 1.0)),
         "warm_fraction": warm,
         "brightness": brightness,
+        "highlight": float(np.percentile(vi, 99)),
         "luminance": float((0.299 * r + 0.587 * g + 0.114 * b).mean()),
         "white_fraction": float(np.count_nonzero(np.minimum(np.minimum(r, g), b) >= 245) / n_in),
         "contrast": float(gn.std() / max(float(gn.mean()), 1.0)),
