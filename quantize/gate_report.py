@@ -25,11 +25,11 @@ _RIGHT = {"defocus": {"blurred"}, "motion": {"blurred"}, "dark": {"too_dark", "f
           "red_free": {"no_colour"}, "red_free_tinted": {"no_colour"}, "thumbnail": {"low_resolution"}}
 
 
-def decide(gate: LearnedGate, info: dict, probs: np.ndarray, ratio: float, median: float) -> tuple[bool, list[str]]:
+def decide(gate: LearnedGate, info: dict, probs: np.ndarray, distance: float) -> tuple[bool, list[str]]:
     """``(rejected, reasons)`` of one sample (hand-set first, as in the screener)."""
     if not info["handset_ok"]:
         return True, list(info["handset_reasons"])
-    d = gate.assess(probs, ratio * median)
+    d = gate.assess(probs, distance)
     return (not d.ok), list(d.reasons)
 
 
@@ -46,7 +46,7 @@ def _rate(rows: list[tuple[bool, list[str]]], right: set[str] | None = None) -> 
 
 
 def summarise(gate: LearnedGate, photos: Sequence[Any], groups: dict, infos: dict, oof: dict,
-              final_nf: tuple[np.ndarray, np.ndarray], median: float) -> dict[str, Any]:
+              final_nf: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
     """The report's rate tables (see the module docs)."""
     # real photos (the plain view of every photo, out of fold)
     real: dict[str, list] = defaultdict(list)
@@ -55,7 +55,7 @@ def summarise(gate: LearnedGate, photos: Sequence[Any], groups: dict, infos: dic
         if s.kind != "real":
             continue
         ph = photos[s.photo]
-        row = decide(gate, info, p, r, median)
+        row = decide(gate, info, p, r)
         keys = ["all", f"source:{ph.source}", f"label:{ph.label}", f"source_label:{ph.source}/{ph.label}"]
         if "cataract" in ph.detail.lower():
             keys.append(f"cataract:{ph.source}")
@@ -63,7 +63,7 @@ def summarise(gate: LearnedGate, photos: Sequence[Any], groups: dict, infos: dic
             real[k].append(row)
         stages["handset"].append(not info["handset_ok"])
         stages["learned"].append(info["handset_ok"] and float(1 - p[0]) >= gate.max_ungradable)
-        stages["ood"].append(info["handset_ok"] and r * median >= gate.max_ood)
+        stages["ood"].append(info["handset_ok"] and r >= gate.max_ood)
     real_table = {k: _rate(v) for k, v in sorted(real.items())}
     real_table["by_stage"] = {k: round(float(np.mean(v)), 4) for k, v in stages.items()}
 
@@ -71,7 +71,7 @@ def summarise(gate: LearnedGate, photos: Sequence[Any], groups: dict, infos: dic
     per_level: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     copies: dict[str, list] = defaultdict(list)
     for s, info, p, r in zip(groups["test"], infos["test"], *oof["test"]):
-        row = decide(gate, info, p, r, median)
+        row = decide(gate, info, p, r)
         if s.kind in KINDS or s.kind == "blur_px":
             per_level[s.kind][f"{s.strength:g}"].append(row)
         else:
@@ -89,7 +89,7 @@ def summarise(gate: LearnedGate, photos: Sequence[Any], groups: dict, infos: dic
     # generated non-fundus inputs (final gate: it never saw them)
     nf: dict[str, list] = defaultdict(list)
     for s, info, p, r in zip(groups["non_fundus"], infos["non_fundus"], *final_nf):
-        nf[s.kind].append(decide(gate, info, p, r, median))
+        nf[s.kind].append(decide(gate, info, p, r))
     nf_table = {k: _rate(v, set(NOT_FUNDUS_REASONS)) for k, v in sorted(nf.items())}
     all_nf = [row for v in nf.values() for row in v]
 

@@ -205,7 +205,6 @@ def train_gate(cfg: GateTrainConfig) -> Path:
     for k in range(cfg.folds):
         fit = fold[photo_of] != k
         ood = fit_ood(x[fit & real], cfg.ood_dim)
-        med = float(np.median(ood_distance(x[fit & real], ood)))
         w, b = fit_head(x[fit], y[fit], ood, c=cfg.c, seed=cfg.seed)
         for name in oof:
             sel = np.array([fold[s.photo] == k for s in groups[name]], dtype=bool)
@@ -213,8 +212,7 @@ def train_gate(cfg: GateTrainConfig) -> Path:
                 continue
             z = (feats[name][sel] - ood["mean"]) / ood["std"]
             oof[name][0][sel] = softmax(z @ w.T + b)
-            # as a multiple of the fold fit's median, so that it compares with the final limit's multiple
-            oof[name][1][sel] = ood_distance(feats[name][sel], ood) / med
+            oof[name][1][sel] = ood_distance(feats[name][sel], ood)
         log.info("gate: fold %d of %d fitted", k + 1, cfg.folds)
     ood_all = fit_ood(x[real], cfg.ood_dim)
     w_all, b_all = fit_head(x, y, ood_all, c=cfg.c, seed=cfg.seed)
@@ -223,7 +221,9 @@ def train_gate(cfg: GateTrainConfig) -> Path:
     p_bad_real = 1.0 - oof["train"][0][real[:len(groups["train"])], 0]
     max_ungradable = min(0.999, float(np.quantile(p_bad_real, 1.0 - cfg.max_real_reject)))
     loso = _leave_one_source_out(x, y, np.array([photos[i].source for i in photo_of]), real, cfg)
-    median_all = float(np.median(ood_distance(x[real], ood_all)))
+    # the scale: median distance of photos the fit has not seen, from the sources it has (out of fold);
+    # a fit's own photos look closer than new ones, the more so the fewer photos there are
+    median_all = float(np.median(oof["train"][1][real[:len(groups["train"])]]))
     ratio = max(v["quantile_ratio"] for v in loso.values())
     max_ood = ratio * median_all
     far_ood = max(v["max_ratio"] for v in loso.values()) * median_all
@@ -232,7 +232,7 @@ def train_gate(cfg: GateTrainConfig) -> Path:
     heads = GateHeads.from_arrays(mean=ood_all["mean"], std=ood_all["std"], weight=w_all, bias=b_all,
                                   axes=ood_all["axes"], eigvals=ood_all["eigvals"], delta=ood_all["delta"])
     final_nf = (softmax(((feats["non_fundus"] - ood_all["mean"]) / ood_all["std"]) @ w_all.T + b_all),
-                ood_distance(feats["non_fundus"], ood_all) / median_all)
+                ood_distance(feats["non_fundus"], ood_all))
     report = build_report(cfg, gate, photos, groups, infos, oof, final_nf, loso, sha, median_all)
     out = save_gate(cfg.out, heads, gate, backbone_sha256=sha, report=report)
     log.info("gate written to %s: max_ungradable %.3f, max_ood %.3f (x%.2f of the median)", out, max_ungradable,
@@ -258,16 +258,21 @@ def _pick_test_photos(photos: Sequence[Photo], n: int, rng: np.random.Generator)
 def _leave_one_source_out(x: np.ndarray, y: np.ndarray, sources: np.ndarray, real: np.ndarray,
                           cfg: GateTrainConfig) -> dict[str, dict]:
     """Per source (shared contract 4): fit the distance and the gradability head on the other
-    sources' samples, then measure this source's real photos: their distances as multiples of the
-    fit's median in-fit distance (``ratios``), and their ``1 - p(gradable)`` (``p_bad``)."""
+    sources, then measure this source's real photos: their distances as multiples of the median
+    distance of unseen photos *from the fitted sources* (the distance is fitted on a random half of
+    the other sources' photos and its scale read on the other half), and their ``1 - p(gradable)``
+    (``p_bad``, head fitted on all the other sources' samples)."""
     out = {}
+    rng = np.random.default_rng([cfg.seed, 59])
     for s in sorted(set(sources[real].tolist())):
         held = sources == s
         if held.all() or (held & real).sum() < 10:
             log.warning("gate: source %s has %d photo(s); too few to hold out", s, int((held & real).sum()))
             continue
-        ood = fit_ood(x[~held & real], cfg.ood_dim)
-        med = float(np.median(ood_distance(x[~held & real], ood)))
+        others = np.flatnonzero(~held & real)
+        half = rng.random(len(others)) < 0.5
+        ood = fit_ood(x[others[half]], cfg.ood_dim)
+        med = float(np.median(ood_distance(x[others[~half]], ood)))
         r = ood_distance(x[held & real], ood) / med
         w, b = fit_head(x[~held], y[~held], ood, c=cfg.c, seed=cfg.seed)
         p_bad = 1.0 - softmax(((x[held & real] - ood["mean"]) / ood["std"]) @ w.T + b)[:, 0]
@@ -298,8 +303,8 @@ def build_report(cfg: GateTrainConfig, gate: LearnedGate, photos: Sequence[Photo
         "backbone_sha256": sha,
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()},
         "limits": {"max_ungradable": gate.max_ungradable, "max_ood": gate.max_ood, "far_ood": gate.far_ood,
-                   "ood_median_real": median_all, "ood_limit_ratio": ratio},
+                   "ood_median_unseen_real": median_all, "ood_limit_ratio": ratio},
         "heldout_sources": heldout,
         "blur_px": list(BLUR_PX),
-        **summarise(gate, photos, groups, infos, oof, final_nf, median_all),
+        **summarise(gate, photos, groups, infos, oof, final_nf),
     }
