@@ -130,9 +130,7 @@ def write_golden(
     root = writer.root
     old = writer.manifest.get("golden") or {}
     for item in old.get("images", []):  # drop the previous set's files
-        (root / item["file"]).unlink(missing_ok=True)
-        writer.manifest["files"].pop(item["file"], None)
-        writer._extra_files.discard(item["file"])  # noqa: SLF001 - same package, the writer's own bookkeeping
+        writer.remove_file(item["file"])
     (root / GOLDEN_DIR).mkdir(parents=True, exist_ok=True)
     images = []
     for i, (blob, rgb, name, kind) in enumerate(zip(jpegs, decoded, names, kinds)):

@@ -189,6 +189,10 @@ def candidates(
         if not cls.is_available():
             skipped.append(f"{entry.backend}/{entry.precision} ({cls.unavailable_message()})")
             continue
+        missing_isa = isa_mismatch(entry)
+        if missing_isa:
+            skipped.append(f"{entry.backend}/{entry.precision} ({missing_isa})")
+            continue
         rank = (
             BACKEND_PREFERENCE.index(entry.backend) if entry.backend in BACKEND_PREFERENCE else len(BACKEND_PREFERENCE),
             PRECISION_PREFERENCE.index(entry.precision),
@@ -196,6 +200,19 @@ def candidates(
         found.append((rank, cls, entry))
     found.sort(key=lambda c: c[0])
     return [(cls, entry) for _, cls, entry in found], skipped
+
+
+def isa_mismatch(entry: ModelEntry) -> str | None:
+    """Why this CPU cannot run ``entry`` faithfully (its manifest ``requires_isa``: any one of these
+    CPU flags), or None. E.g. INT8 models with 8-bit weights need int32 INT8 dot products (VNNI, AMX)."""
+    need = entry.extra.get("requires_isa")
+    if not need:
+        return None
+    from edge_screen.cpuinfo import cpu_flags, int8_dot_product
+
+    if any(flag in cpu_flags() for flag in need):
+        return None
+    return f"needs a CPU with one of {', '.join(need)}; this one has INT8 kind {int8_dot_product()!r}"
 
 
 def select_model(

@@ -78,15 +78,20 @@ def pick_golden(probs: np.ndarray, heatmaps: np.ndarray, threshold: float, *, co
     return indices, ["hard"] * len(chosen) + ["sample"] * len(picks)
 
 
-def load_crops(source: str | os.PathLike, prep, *, match: str | None = None, pool: int = DEFAULT_POOL,
+def load_crops(source: str | os.PathLike | list[str], prep, *, match: str | None = None, pool: int = DEFAULT_POOL,
                seed: int = 0) -> tuple[np.ndarray, list[str]]:  # noqa: ANN001 - Preprocessing  # fmt: skip
-    """Up to ``pool`` photos of ``source`` (labels.csv or folder), file names matching the glob ``match``,
+    """Up to ``pool`` photos of ``source`` (labels.csv, folder or list of paths), names matching the glob ``match``,
     as ``(N, S, S, 3)`` uint8 RGB crops (the bundle's preprocessing) and their names (file stems)."""
     from edge_screen.imageio import load_image
     from edge_screen.preprocess import preprocess
     from edge_screen.quantize.data import read_samples
 
-    samples = read_samples(source)
+    if isinstance(source, (list, tuple)):
+        from edge_screen.quantize.data import Sample
+
+        samples = [Sample(str(p), -1) for p in source]
+    else:
+        samples = read_samples(source)
     if match:
         samples = [s for s in samples if fnmatch.fnmatch(Path(s.path).name, match)]
     if not samples:
@@ -109,7 +114,7 @@ def load_crops(source: str | os.PathLike, prep, *, match: str | None = None, poo
 
 def build_golden(
     bundle_root: str | os.PathLike,
-    source: str | os.PathLike,
+    source: str | os.PathLike | list[str],
     *,
     match: str | None = None,
     count: int = DEFAULT_COUNT,
@@ -140,8 +145,14 @@ def build_golden(
     writer = BundleWriter(bundle.root)
     entry = write_golden(writer, [jpegs[i] for i in idx], decoded[idx], names=[names[i] for i in idx], kinds=kinds,
                          probabilities=probs[idx], heatmaps=heats[idx], reference="onnxruntime/fp32",
-                         limits=limits, source=attribution or f"photos from {Path(source).name}")  # fmt: skip
+                         limits=limits, source=attribution or _describe(source))  # fmt: skip
     writer.write()
     size = sum((bundle.root / i["file"]).stat().st_size for i in entry["images"])
     log.info("golden set of %s: %d photos (%d hard), %.0f KB", bundle.root, len(idx), kinds.count("hard"), size / 1e3)
     return entry
+
+
+def _describe(source: str | os.PathLike | list[str]) -> str:
+    if isinstance(source, (list, tuple)):
+        return f"{len(source)} photos given to the exporter"
+    return f"photos from {Path(source).name}"
