@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge_screen.errors import BackendUnavailable, EdgeScreenError
+from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
 from edge_screen.fidelity import Fidelity, judge
 from edge_screen.golden import GoldenSet, load_golden
 
@@ -258,11 +258,13 @@ def check_model(
     timing_s: float = TIMING_S,
     reference: tuple[np.ndarray, np.ndarray] | None = None,
     runtime: Runtime | None = None,
+    strict: bool = False,
 ) -> tuple[ModelCheck, Runtime | None]:
     """Load ``entry``, run the golden set, judge it and time it. Returns the check and the loaded runtime.
 
     ``reference``: outputs to judge against (default: the golden set's stored FP32 reference).
-    A model that cannot be loaded or run comes back ``failed`` (and no runtime), never raises.
+    A model that cannot be loaded or run comes back ``failed`` (and no runtime); with ``strict``
+    (the caller named the backend) the load error (bad ``device``, broken file, ...) is raised instead.
     """
     name = f"{entry.backend}/{entry.precision}"
     if golden is None and entry.precision != REFERENCE_PRECISION:
@@ -271,6 +273,8 @@ def check_model(
     try:
         rt = runtime or _load(bundle, entry, threads, device)
     except EdgeScreenError as exc:
+        if strict:  # the caller named this backend: say why it cannot load (bad device, broken file, ...)
+            raise
         return ModelCheck(entry.backend, entry.precision, "failed", f"cannot load here: {_one_line(exc)}"), None
     x = golden.inputs[:1] if golden is not None else np.zeros((1, 3, *(bundle.preprocessing.input_size,) * 2), np.float32)
     fid = None
@@ -336,6 +340,8 @@ def select_runtime(
     """
     from edge_screen.runtime import candidates, no_model_message
 
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise UsageError(f"threads must be a positive integer or None (library default), got {threads!r}")
     forced = backend is not None and precision is not None
     found, skipped = candidates(bundle, backend=backend, precision=precision)
     if not found:
@@ -362,7 +368,7 @@ def select_runtime(
                 raise BackendUnavailable(f"cannot compute the golden reference here: {_one_line(exc)}") from exc
         for entry in todo:
             check, rt = check_model(bundle, entry, golden, threads=threads, device=device, timing_s=timing_s,
-                                    reference=reference)  # fmt: skip
+                                    reference=reference, strict=backend is not None)  # fmt: skip
             checks[check.name] = check
             if rt is not None:
                 runtimes[check.name] = rt
