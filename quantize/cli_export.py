@@ -60,6 +60,7 @@ def export_bundle(
     openvino_int8: str = "qdq",
     golden: Any = None,
     golden_match: str | None = None,
+    golden_source: str | None = None,
 ) -> Path:
     """Export ``model`` (a FundusClassifier) into the bundle folder ``out`` (created or extended).
 
@@ -80,7 +81,8 @@ def export_bundle(
             without VNNI, :mod:`edge_screen.quantize.ort_quant`) or 8.
         openvino_int8: ``"qdq"`` (OpenVINO runs the ONNX Runtime Q/DQ model) or ``"nncf"`` (an NNCF IR).
         golden: photos for the bundle's golden set (a labels.csv / folder, or a list of paths);
-            default: the validation (else calibration) photos. ``golden_match``: file-name glob.
+            default: the validation (else calibration) photos. ``golden_match``: file-name glob;
+            ``golden_source``: their attribution (stored in the manifest).
     Returns: the bundle root.
     """
     from edge_screen.bundle import BundleWriter
@@ -151,7 +153,8 @@ def export_bundle(
     write_int8_targets(writer, root, fp32, targets, graph=graph, size=size, calib=calib, val=val,
                        max_auc_drop=max_auc_drop, int8=int8, openvino_int8=openvino_int8)  # fmt: skip
     writer.write()
-    _write_golden(root, golden if golden is not None else (val if val is not None else calib), golden_match)
+    _write_golden(root, golden if golden is not None else (val if val is not None else calib), golden_match,
+                  golden_source)  # fmt: skip
     return root
 
 
@@ -172,7 +175,7 @@ def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, gra
         log.info("bundle %s: %s %s written", root, format, precision)
 
 
-def _write_golden(root: Path, source: Any, match: str | None) -> None:
+def _write_golden(root: Path, source: Any, match: str | None, attribution: str | None = None) -> None:
     """The bundle's golden set (edge_screen.golden) from ``source`` (ImageSet, data path or path list)."""
     if source is None:
         log.warning("bundle %s: no photos for a golden set (pass --val, --calib or --golden); its INT8/FP16 "
@@ -181,7 +184,7 @@ def _write_golden(root: Path, source: Any, match: str | None) -> None:
     from edge_screen.quantize.golden import build_golden
 
     paths = list(source.paths) if hasattr(source, "paths") else source
-    build_golden(root, paths, match=match)
+    build_golden(root, paths, match=match, attribution=attribution or "")
 
 
 def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, precision: str, size: int,
@@ -347,6 +350,8 @@ def add_ptq_args(p: argparse.ArgumentParser) -> None:
                    help="photos for the bundle's golden set (self-check; default: --val, else --calib)")
     p.add_argument("--golden-match", metavar="GLOB", default=None,
                    help="only golden photos whose file name matches, e.g. 'idrid_*' (redistributable ones)")
+    p.add_argument("--golden-source", metavar="TEXT", default=None,
+                   help="attribution of the golden photos, stored in the manifest (e.g. their licence)")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -357,7 +362,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                          version=args.version, crop=args.crop, float_convs=args.float_convs,
                          bias_correction=args.bias_correction, weight_bits=args.weight_bits,
                          openvino_int8=args.openvino_int8, golden=args.golden,
-                         golden_match=args.golden_match)  # fmt: skip
+                         golden_match=args.golden_match, golden_source=args.golden_source)  # fmt: skip
     print(f"bundle written: {root}")
     return 0
 

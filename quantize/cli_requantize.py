@@ -39,12 +39,15 @@ def requantize_bundle(
     openvino_int8: str = "qdq",
     golden: Any = None,
     golden_match: str | None = None,
+    golden_source: str | None = None,
+    version: str | None = None,
 ) -> Path:
     """Re-quantize the INT8 models of a bundle folder from its FP32 ONNX; returns the bundle root.
 
     ``calib``/``val``: :class:`edge_screen.quantize.calib.ImageSet` preprocessed with the bundle's
     preprocessing. ``formats``: ``onnx``, ``openvino``, ``tensorrt`` (default: those the bundle has
-    INT8 models for). The other options are those of :func:`~edge_screen.quantize.cli_export.export_bundle`.
+    INT8 models for). ``version``: new bundle version (its artifacts change). The other options are
+    those of :func:`~edge_screen.quantize.cli_export.export_bundle`.
     """
     from edge_screen.bundle import BundleWriter, load_bundle
     from edge_screen.quantize import DEFAULT_FLOAT_CONVS
@@ -70,11 +73,12 @@ def requantize_bundle(
         if data is not None and tuple(data.images.shape[1:]) != (3, size, size):
             raise UsageError(f"{what} images are {data.images.shape[1:]}, the model input is (3, {size}, {size})")
     order = [f for f in ("onnx", "openvino", "tensorrt") if f in formats]
-    writer = BundleWriter(bundle.root)
+    writer = BundleWriter(bundle.root, version=version)
     write_int8_targets(writer, bundle.root, fp32, [(f, "int8") for f in order], graph=None, size=size, calib=calib,
                        val=val, max_auc_drop=None, int8=int8, openvino_int8=openvino_int8)  # fmt: skip
     writer.write()
-    _write_golden(bundle.root, golden if golden is not None else (val if val is not None else calib), golden_match)
+    _write_golden(bundle.root, golden if golden is not None else (val if val is not None else calib), golden_match,
+                  golden_source)  # fmt: skip
     return bundle.root
 
 
@@ -90,7 +94,8 @@ def _cmd_requantize(args: argparse.Namespace) -> int:
     root = requantize_bundle(args.bundle, calib, val=val, formats=args.formats, float_convs=args.float_convs,
                              bias_correction=args.bias_correction, weight_bits=args.weight_bits,
                              openvino_int8=args.openvino_int8, golden=args.golden,
-                             golden_match=args.golden_match)  # fmt: skip
+                             golden_match=args.golden_match, golden_source=args.golden_source,
+                             version=args.version)  # fmt: skip
     print(f"bundle re-quantized: {root}")
     return 0
 
@@ -107,6 +112,7 @@ def register_requantize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val", default=None, metavar="DATA", help="labelled validation photos (report AUCs)")
     p.add_argument("--formats", nargs="+", choices=sorted(set(_FORMAT_OF.values())),
                    help="INT8 artifacts to redo (default: the bundle's)")  # fmt: skip
+    p.add_argument("--version", help="new bundle version (default: keep it)")
     _add_int8_args(p)
     add_ptq_args(p)
     p.set_defaults(func=_cmd_requantize)
