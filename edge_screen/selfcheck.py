@@ -155,6 +155,7 @@ def machine_fingerprint() -> dict[str, Any]:
     from edge_screen.runtime import get_runtime_class, runtime_names
 
     model, flags = cpu_info()
+    isa = isa_record()
     libs = {}
     for name in runtime_names():
         cls = get_runtime_class(name)
@@ -163,7 +164,7 @@ def machine_fingerprint() -> dict[str, Any]:
         except Exception as exc:  # a broken optional install must not stop the check  # noqa: BLE001
             libs[name] = f"error: {type(exc).__name__}"
     return {"cpu": model, "flags_sha256": hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest(),
-            "isa": isa_record()["isa"], "int8_dot_product": isa_record()["int8_dot_product"],
+            "isa": isa["isa"], "int8_dot_product": isa["int8_dot_product"],
             "machine": platform.machine(), "system": platform.system(), "python": platform.python_version(),
             "numpy": np.__version__, "libraries": libs, "edge_screen": __version__}  # fmt: skip
 

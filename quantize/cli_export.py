@@ -183,8 +183,11 @@ def _write_golden(root: Path, source: Any, match: str | None, attribution: str |
         return
     from edge_screen.quantize.golden import build_golden
 
-    paths = list(source.paths) if hasattr(source, "paths") else source
-    build_golden(root, paths, match=match, attribution=attribution or "")
+    try:
+        build_golden(root, source, match=match, attribution=attribution or "")
+    except UsageError as exc:  # the models are written; without a golden set only FP32 is chosen automatically
+        log.warning("bundle %s: no golden set written (%s); its INT8/FP16 models cannot be self-checked "
+                    "on other machines: run edge-screen golden %s --images DATA", root, exc, root)  # fmt: skip
 
 
 def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, precision: str, size: int,

@@ -17,6 +17,7 @@ import fnmatch
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,6 +79,16 @@ def pick_golden(probs: np.ndarray, heatmaps: np.ndarray, threshold: float, *, co
     return indices, ["hard"] * len(chosen) + ["sample"] * len(picks)
 
 
+def _denormalize(images: np.ndarray, prep) -> np.ndarray:  # noqa: ANN001 - Preprocessing
+    """Model inputs ``(N,3,S,S)`` float32 back to the ``(N,S,S,3)`` uint8 RGB crops they were made from
+    (exact: :func:`edge_screen.preprocess.normalize` is affine per channel)."""
+    mean, std = np.array(prep.mean, np.float64), np.array(prep.std, np.float64)
+    x = (np.asarray(images, np.float64) * std[None, :, None, None] + mean[None, :, None, None]) * 255.0
+    if prep.color_order == "BGR":
+        x = x[:, ::-1]
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1).copy()
+
+
 def load_crops(source: str | os.PathLike | list[str], prep, *, match: str | None = None, pool: int = DEFAULT_POOL,
                seed: int = 0) -> tuple[np.ndarray, list[str]]:  # noqa: ANN001 - Preprocessing  # fmt: skip
     """Up to ``pool`` photos of ``source`` (labels.csv, folder or list of paths), names matching the glob ``match``,
@@ -114,7 +125,7 @@ def load_crops(source: str | os.PathLike | list[str], prep, *, match: str | None
 
 def build_golden(
     bundle_root: str | os.PathLike,
-    source: str | os.PathLike | list[str],
+    source: Any,
     *,
     match: str | None = None,
     count: int = DEFAULT_COUNT,
@@ -124,7 +135,8 @@ def build_golden(
     limits: FidelityLimits = FidelityLimits(),
     attribution: str = "",
 ) -> dict:
-    """(Re)write the golden set of the bundle folder ``bundle_root`` from photos in ``source``.
+    """(Re)write the golden set of the bundle folder ``bundle_root`` from photos in ``source``:
+    a labels.csv / folder, a list of paths, or an :class:`~edge_screen.quantize.calib.ImageSet`.
 
     The reference outputs come from the bundle's ``onnxruntime/fp32`` model on the JPEG-decoded
     crops. Returns the manifest's ``golden`` entry.
@@ -135,7 +147,15 @@ def build_golden(
 
     bundle = load_bundle(bundle_root)
     fp32 = bundle.path(bundle.model("onnxruntime", "fp32").files["model"])
-    crops, names = load_crops(source, bundle.preprocessing, match=match, pool=pool)
+    if hasattr(source, "images"):  # an ImageSet (export): its preprocessed photos, no second decode
+        keep = [i for i, p in enumerate(source.paths) if not match or fnmatch.fnmatch(Path(p).name, match)]
+        keep = keep if len(keep) <= pool else list(np.sort(np.random.default_rng(0).choice(keep, pool, replace=False)))
+        if not keep:
+            raise UsageError(f"no photos of the image set match {match!r}")
+        crops = _denormalize(source.images[keep], bundle.preprocessing)
+        names = [Path(source.paths[i]).stem for i in keep]
+    else:
+        crops, names = load_crops(source, bundle.preprocessing, match=match, pool=pool)
     jpegs, decoded = encode_crops(crops, quality=quality)
     x = np.stack([normalize(c, bundle.preprocessing) for c in decoded])
     outs = [run_onnx(fp32, x[i : i + 8]) for i in range(0, len(x), 8)]
@@ -152,7 +172,9 @@ def build_golden(
     return entry
 
 
-def _describe(source: str | os.PathLike | list[str]) -> str:
+def _describe(source: Any) -> str:
+    if hasattr(source, "paths"):
+        return f"{len(source.paths)} photos given to the exporter"
     if isinstance(source, (list, tuple)):
         return f"{len(source)} photos given to the exporter"
     return f"photos from {Path(source).name}"

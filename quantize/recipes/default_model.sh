@@ -9,8 +9,9 @@
 #               (folds stratified by label x source_repo). The stem and first 4 stages stay at their
 #               ImageNet weights and are computed once per image (--cache-features); the rest trains.
 #   2. student  effnet_lite0 @384 distilled from the teacher: CE + KD + CAM transfer.
-#   3. export   FP32 ONNX, ONNX Runtime INT8 (U8S8), OpenVINO INT8 (NNCF), TensorRT S8S8 Q/DQ ONNX,
-#               calibrated on 300 training images, reports on the validation fold.
+#   3. export   FP32 ONNX, INT8 Q/DQ U8S8 with 7-bit weights (run by ONNX Runtime and OpenVINO),
+#               TensorRT S8S8 Q/DQ ONNX, calibrated on 300 training images, reports on the validation
+#               fold; golden set of IDRiD photos for the on-device self-check.
 #   4. evaluate teacher, student and the INT8 bundle on the validation fold.
 #   CV=1 also trains and evaluates folds 1-4 (teacher + student): runs/default/{teacher,student}/foldK/eval/
 #   then hold the per-fold reports and predictions.csv (out-of-fold scores) for a cross-validated AUC.
@@ -44,11 +45,12 @@ python3 "$(dirname "$0")/split_csv.py" "$WORK/teacher/fold0/split.csv" "$WORK"
 
 if [ ! -f "$BUNDLE/manifest.json" ]; then
   CK="$WORK/student/fold0/best.pt"
+  # golden set (on-device self-check): IDRiD photos only, the ones that may be redistributed (CC BY 4.0)
   X=(--model "$CK" --name edge-screen-default --version 1.1.0 --calib "$WORK/train.csv" --calib-images 300
-     --val "$WORK/val.csv" --out "$BUNDLE")
+     --val "$WORK/val.csv" --out "$BUNDLE" --golden "$DATA" --golden-match 'idrid_*'
+     --golden-source "IDRiD (Porwal et al. 2018, CC BY 4.0; see edge_screen/samples/ATTRIBUTION.md): 384 px crops")
   edge-screen export "${X[@]}" --format onnx --precision fp32
-  edge-screen export "${X[@]}" --format onnx --precision int8
-  edge-screen export "${X[@]}" --format openvino --precision int8
+  edge-screen export "${X[@]}" --format openvino --precision int8   # also writes onnxruntime/int8 (one Q/DQ file)
   edge-screen export "${X[@]}" --format tensorrt --precision int8
 fi
 for bp in onnxruntime:fp32 onnxruntime:int8 openvino:int8; do
