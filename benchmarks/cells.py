@@ -4,11 +4,14 @@ A fresh process per cell makes peak RSS and load time honest: nothing is cached 
 imported from an earlier cell. The parent (:mod:`edge_screen.benchmarks.runner`) writes a
 :class:`~edge_screen.benchmarks.harness.CellSpec` as JSON and reads back the result JSON.
 
-End-to-end latency is what the CLI and the app do with a photo: in-memory JPEG bytes ->
-``Screener.screen`` (decode with reduced DCT where allowed, field of view + crop + normalise,
-quality gate, inference, heatmap mapped onto the original image) -> colour ``overlay`` on the
-decoded image. Stage times come from ``ScreenResult.timings_ms`` plus the overlay. The teacher
-has no bundle, so the same stages are run from the same core functions around PyTorch.
+Every cell runs through the real :class:`~edge_screen.screener.Screener`, the teacher and the
+plain-PyTorch student included (``Screener(bundle, runtime=TorchRuntime(...))``), so all cells pay the
+same decode, analysis copy, quality gate, crop and heatmap mapping. End-to-end latency is what the
+CLI and the app do with a photo: in-memory JPEG bytes -> ``Screener.screen`` -> the heatmap mapped
+onto the decoded image -> colour ``overlay``. Ratios are measured in the same process, interleaved
+(these machines are shared and noisy): end-to-end vs model-only (one model-only call before every
+end-to-end call), and folder throughput (``Screener.screen_many`` over a folder of 12 MP JPEGs) vs
+the model's own batch throughput (alternating rounds).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import resource
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +34,9 @@ from edge_screen.benchmarks.harness import CellSpec, finite_or_none, roc_auc, su
 
 logger = logging.getLogger(__name__)
 
-Infer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
-#: screen(jpeg bytes) -> (decoded RGB, heatmap over the original image or None, stage ms, verdict)
-Screen = Callable[[bytes], tuple[np.ndarray, "np.ndarray | None", dict, str]]
-#: End-to-end stages, in order; the first five are the Screener's ``timings_ms``.
-STAGES = ("decode", "preprocess", "quality", "inference", "heatmap", "overlay")
+#: End-to-end stages, in order: the Screener's per-image ``timings_ms``, the batch-of-one inference,
+#: the heatmap mapped onto the decoded image and the colour overlay.
+STAGES = ("decode", "fov", "quality", "preprocess", "inference", "heatmap", "overlay")
 
 
 def _proc_status_mib(key: str) -> float | None:
@@ -76,83 +76,231 @@ def _set_threads(threads: int) -> None:
     cv2.setNumThreads(threads)
 
 
-def _teacher_screen(infer: Infer, prep: Any) -> Screen:
-    """The Screener's stages with a PyTorch model in place of the runtime (same order, same maps)."""
-    from edge_screen.imageio import load_image
-    from edge_screen.preprocess import detect_fov, preprocess
-    from edge_screen.quality import assess_quality
-
-    def screen(data: bytes) -> tuple[np.ndarray, np.ndarray | None, dict[str, float], str]:
-        t = {}
-        t0 = time.perf_counter()
-        img = load_image(data, target_size=prep.input_size)
-        t1 = time.perf_counter()
-        fov = detect_fov(img.rgb)
-        t2 = time.perf_counter()
-        report = assess_quality(img.rgb, fov=fov)
-        t3 = time.perf_counter()
-        pp = preprocess(img.rgb, prep, fov=fov)
-        t4 = time.perf_counter()
-        _, heat = infer(pp.tensor[None])
-        t5 = time.perf_counter()
-        mapped = pp.transform.map_to_image(heat[0], size=img.original_size) if heat is not None else None
-        t6 = time.perf_counter()
-        t.update(decode=(t1 - t0) * 1e3, preprocess=(t2 - t1 + t4 - t3) * 1e3, quality=(t3 - t2) * 1e3,
-                 inference=(t5 - t4) * 1e3, heatmap=(t6 - t5) * 1e3)
-        return img.rgb, mapped, t, "graded" if report.ok else "ungradable"
-
-    return screen
+def cpu_snapshot() -> dict:
+    """Machine-wide and own CPU time so far (``/proc/stat`` jiffies, ``getrusage``), for :func:`cpu_busy`."""
+    snap: dict[str, float] = {"t": time.monotonic()}
+    ru, rc = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    snap["own_s"] = ru.ru_utime + ru.ru_stime + rc.ru_utime + rc.ru_stime  # children: once waited for
+    try:
+        fields_ = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        vals = [int(v) for v in fields_]
+        hz = os.sysconf("SC_CLK_TCK")
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+        steal = vals[7] if len(vals) > 7 else 0
+        snap["busy_s"] = (sum(vals[:8]) - idle - steal) / hz
+        snap["steal_s"] = steal / hz
+    except (OSError, ValueError, IndexError):
+        pass
+    return snap
 
 
-def _screener_screen(screener: Any) -> Screen:
-    """``Screener.screen`` on bytes, as the CLI and the app call it; stages from its ``timings_ms``."""
+def cpu_busy(before: dict, after: dict) -> dict:
+    """How busy the machine was between two snapshots, in cores: everyone, this cell, the others."""
+    wall = max(after["t"] - before["t"], 1e-9)
+    own = (after["own_s"] - before["own_s"]) / wall
+    out = {"wall_s": round(wall, 2), "own_cores": round(own, 2)}
+    if "busy_s" in before and "busy_s" in after:
+        busy = (after["busy_s"] - before["busy_s"]) / wall
+        out.update(machine_busy_cores=round(busy, 2), others_cores=round(max(0.0, busy - own), 2),
+                   steal_cores=round((after["steal_s"] - before["steal_s"]) / wall, 2))
+    return out
 
-    def screen(data: bytes) -> tuple[np.ndarray, np.ndarray | None, dict[str, float], str]:
-        r = screener.screen(data)
-        return r.image, r.image_heatmap, dict(r.timings_ms), r.verdict
 
-    return screen
+def _build_screener(spec: CellSpec, result: dict) -> Any:
+    """The Screener of this cell: a bundle model on its runtime, or a PyTorch model injected."""
+    from edge_screen.bundle import load_bundle
+    from edge_screen.screener import Screener
+
+    if spec.bundle is None:
+        raise ValueError("every cell runs through the Screener, which needs a bundle (its preprocessing, "
+                         "threshold and quality settings); give --bundle")
+    t0 = time.perf_counter()
+    bundle = load_bundle(spec.bundle)
+    if spec.kind == "bundle":
+        if spec.settings != "default":
+            # the self-check of this model on this machine (golden set vs FP32: verdicts, |dp|, heatmap r),
+            # run (or read from the per-machine cache) before the load is timed, so load_ms stays a load time
+            from edge_screen.runtime import create_runtime
+
+            checked = create_runtime(bundle, backend=spec.backend, precision=spec.precision, threads=spec.threads,
+                                     device=spec.device)  # fmt: skip
+            result["self_check"] = checked.selection.checks[0].to_dict() if checked.selection else None
+            del checked
+            t0 = time.perf_counter()
+            bundle = load_bundle(spec.bundle)
+        entry = bundle.model(spec.backend, spec.precision)
+        native = bundle.preprocessing.input_size
+        size = spec.input_size or native
+        if size != native:  # the graph must accept another S (dynamic spatial axes); the runtime checks S
+            bundle = dataclasses.replace(bundle, preprocessing=dataclasses.replace(bundle.preprocessing, input_size=size))
+        if spec.settings == "default":
+            # what a user gets with onnxruntime.InferenceSession(path): no thread or other options set
+            from edge_screen.benchmarks.alt_runtimes import PlainOrtRuntime
+
+            runtime = PlainOrtRuntime(bundle, entry)
+        else:
+            from edge_screen.runtime import create_runtime
+
+            runtime = create_runtime(bundle, backend=spec.backend, precision=spec.precision, threads=spec.threads,
+                                     device=spec.device)
+        screener = Screener(bundle, runtime=runtime)
+        result["load_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
+        files = {role: bundle.path(rel) for role, rel in entry.files.items()}
+        result["model_files"] = {role: {"path": str(p.relative_to(bundle.root)), "bytes": p.stat().st_size}
+                                 for role, p in files.items() if p.is_file()}
+        result["model_file_bytes"] = sum(v["bytes"] for v in result["model_files"].values())
+        result.update(model_name=bundle.name, weights=f"bundle {bundle.id}", input_size=size,
+                      native_input_size=native, threshold=bundle.threshold)
+    else:  # "teacher" or "torch-student": a registry model in eager FP32 PyTorch
+        import torch
+
+        from edge_screen.benchmarks.alt_runtimes import TorchRuntime
+        from edge_screen.preprocess import Preprocessing
+        from edge_screen.quantize.cam import with_heatmap
+        from edge_screen.quantize.models import create_model
+
+        torch.set_num_threads(spec.threads)
+        result["import_torch_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
+        # pretrained=False: latency does not depend on the weights, and nothing may download
+        model = create_model(spec.teacher, checkpoint=spec.checkpoint, pretrained=False)
+        graph = with_heatmap(model).eval()
+        cfg = model.default_cfg
+        if spec.kind == "teacher":
+            size = spec.input_size or int(cfg["input_size"])
+            prep = Preprocessing(input_size=size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
+                                 color_order=cfg.get("color_order", "RGB"))
+            bundle = dataclasses.replace(bundle, preprocessing=prep, name=spec.teacher)
+        else:  # the bundle's own student, same preprocessing, in plain PyTorch
+            size = bundle.preprocessing.input_size
+        runtime = TorchRuntime(bundle, graph, threads=spec.threads, device=spec.device)
+        screener = Screener(bundle, runtime=runtime)
+        result["load_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
+        n_params = sum(p.numel() for p in model.parameters())
+        result.update(model_name=spec.teacher, input_size=size, native_input_size=int(cfg["input_size"]),
+                      weights=f"checkpoint {spec.checkpoint}" if spec.checkpoint else
+                      "random init (no checkpoint; latency does not depend on the weights)",
+                      parameters=int(n_params), model_file_bytes=int(sum(p.numel() * p.element_size()
+                                                                      for p in model.state_dict().values())),
+                      model_file_note="FP32 state_dict tensor bytes (no file: model built in memory)",
+                      heatmap_kind=graph.kind, threshold=bundle.threshold)
+    result["rss_after_load_mib"] = current_rss_mib()
+    result.update(runtime=runtime.describe(), device=runtime.device)
+    return screener
 
 
-def _e2e(screen: Screen, data: bytes, *, runs: int, warmup: int) -> dict:
-    """Time JPEG bytes -> screen -> colour overlay of the heatmap on the decoded image (ms).
+def _e2e(screener: Any, data: bytes, x: np.ndarray, *, runs: int, warmup: int) -> dict:
+    """JPEG bytes -> ``Screener.screen`` -> heatmap on the decoded image -> colour overlay (ms).
 
-    Stage times come from the screening pipeline (``decode``, ``preprocess``, ``quality``,
-    ``inference``, ``heatmap``) plus ``overlay`` (what the app shows); ``total`` is measured around
-    everything. Raises ``RuntimeError`` when the quality gate rejects the image (no inference ran,
-    so the number would not be an end-to-end latency).
+    Stage times: the Screener's per-image ``timings_ms`` (decode, fov, quality, preprocess), its
+    batch-of-one ``inference_ms``, the heatmap mapping and the overlay; ``total`` is measured around
+    everything. Before every end-to-end call one model-only call on ``x`` is timed, so
+    ``model_only_interleaved`` saw the same machine load as the end-to-end samples. Raises
+    ``RuntimeError`` when the quality gate rejects the image (no inference ran).
     """
     from edge_screen.heatmap import overlay
 
-    samples: dict[str, list[float]] = {s: [] for s in (*STAGES, "total")}
+    samples: dict[str, list[float]] = {s: [] for s in (*STAGES, "total", "model_only", "cpu_total", "cpu_model")}
     for i in range(warmup + runs):
-        t0 = time.perf_counter()
-        rgb, heat, stages, verdict = screen(data)
+        cm, tm = time.process_time(), time.perf_counter()
+        screener.runtime.run(x)
+        c0, t0 = time.process_time(), time.perf_counter()
+        r = screener.screen(data)
         t1 = time.perf_counter()
-        if verdict == "ungradable":
-            raise RuntimeError("the camera image was rejected by the quality gate; give another --camera-source")
-        if heat is not None:
-            overlay(rgb, heat)
+        if r.verdict == "ungradable":
+            raise RuntimeError(f"the camera image was rejected by the quality gate ({r.quality.reasons}); "
+                               "give another --camera-source")
+        heat = r.image_heatmap
         t2 = time.perf_counter()
+        overlay(r.image, heat)
+        t3, c3 = time.perf_counter(), time.process_time()
         if i < warmup:
             continue
-        for name in STAGES[:-1]:
-            samples[name].append(float(stages[name]))
-        samples["overlay"].append((t2 - t1) * 1e3)
-        samples["total"].append((t2 - t0) * 1e3)
+        samples["cpu_total"].append((c3 - c0) * 1e3)  # CPU time of the process, all threads
+        samples["cpu_model"].append((c0 - cm) * 1e3)
+        for name in ("decode", "fov", "quality", "preprocess"):
+            samples[name].append(float(r.timings_ms[name]))
+        samples["inference"].append(float(r.batch.inference_ms))
+        samples["heatmap"].append((t2 - t1) * 1e3)
+        samples["overlay"].append((t3 - t2) * 1e3)
+        samples["total"].append((t3 - t0) * 1e3)
+        samples["model_only"].append((t0 - tm) * 1e3)
+    total, model = summarize(samples["total"]), summarize(samples["model_only"])
     return {
-        "total": summarize(samples["total"]),
+        "total": total,
         "stages": {s: summarize(samples[s]) for s in STAGES},
-        "decoded_size": [int(rgb.shape[1]), int(rgb.shape[0])],
+        "model_only_interleaved": model,
+        "e2e_minus_model_p50_ms": round(total["p50"] - model["p50"], 3),
+        "e2e_over_model_p50": round(total["p50"] / model["p50"], 3),
+        # CPU time (all threads of this process) is much less disturbed by other processes than wall
+        # time: its difference is what the pipeline costs on top of the model on this CPU
+        "cpu_ms": {"e2e_p50": round(float(np.median(samples["cpu_total"])), 3),
+                   "model_only_p50": round(float(np.median(samples["cpu_model"])), 3),
+                   "e2e_minus_model_p50": round(float(np.median(samples["cpu_total"]) - np.median(samples["cpu_model"])), 3)},
+        "decoded_size": [int(r.image.shape[1]), int(r.image.shape[0])],
         "heatmap_size": list(heat.shape[::-1]) if heat is not None else None,
     }
 
 
-def _accuracy(infer: Infer, prep: Any, spec: CellSpec) -> dict:
-    """P(abnormal) for every image of the accuracy set (batched), AUC when labelled; writes probs_out."""
+def _folder(screener: Any, paths: list[str], x: np.ndarray, *, batch: int, rounds: int) -> dict:
+    """Folder throughput (``screen_many`` over 12 MP JPEG files) vs the model's batch throughput.
+
+    Alternating rounds: the model on ``len(paths)`` images in batches of ``batch``, then one pass of
+    ``screen_many(paths, batch_size=batch, heatmap=False)`` with the default worker threads, then one
+    with ``workers=0`` (no overlap). images/s per round; the ratio of medians.
+    """
+    from edge_screen.screener import ScreenFailure, default_workers
+
+    xb = np.ascontiguousarray(np.repeat(x, batch, axis=0))
+    n_batches = max(1, len(paths) // batch)
+    rates: dict[str, list[float]] = {"model": [], "pipelined": [], "serial": []}
+    cpu: dict[str, list[float]] = {"model": [], "pipelined": [], "serial": []}  # process CPU ms per image
+    for i in range(rounds + 1):  # round 0 warms up (page cache, thread pools)
+        c0, t0 = time.process_time(), time.perf_counter()
+        for _ in range(n_batches):
+            screener.runtime.run(xb)
+        model_rate = n_batches * batch / (time.perf_counter() - t0)
+        model_cpu = (time.process_time() - c0) * 1e3 / (n_batches * batch)
+        rate, rate_cpu = {}, {}
+        for mode, workers in (("pipelined", None), ("serial", 0)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            out = list(screener.screen_many(paths, batch_size=batch, heatmap=False, workers=workers))
+            rate[mode] = len(out) / (time.perf_counter() - t0)
+            rate_cpu[mode] = (time.process_time() - c0) * 1e3 / len(out)
+            bad = [o for o in out if isinstance(o, ScreenFailure) or o.verdict == "ungradable"]
+            if bad:
+                raise RuntimeError(f"{len(bad)} folder images not graded, e.g. {bad[0]}")
+        if i == 0:
+            continue
+        rates["model"].append(model_rate)
+        rates["pipelined"].append(rate["pipelined"])
+        rates["serial"].append(rate["serial"])
+        cpu["model"].append(model_cpu)
+        cpu["pipelined"].append(rate_cpu["pipelined"])
+        cpu["serial"].append(rate_cpu["serial"])
+    med = {k: float(np.median(v)) for k, v in rates.items()}
+    cpu_med = {k: float(np.median(v)) for k, v in cpu.items()}
+    return {"n_images": len(paths), "batch": batch, "rounds": rounds, "workers": default_workers(),
+            "images_per_s": {k: round(v, 2) for k, v in med.items()},
+            "rounds_images_per_s": {k: [round(v, 2) for v in vs] for k, vs in rates.items()},
+            "pipelined_over_model": round(med["pipelined"] / med["model"], 3),
+            "serial_over_model": round(med["serial"] / med["model"], 3),
+            "pipelined_over_serial": round(med["pipelined"] / med["serial"], 3),
+            # CPU ms per image (all threads): with every core busy, throughput is cores / CPU per image, so
+            # model / pipelined CPU is the most the folder ratio can reach on a CPU-bound machine
+            "cpu_ms_per_image": {k: round(v, 2) for k, v in cpu_med.items()},
+            "cpu_bound_limit_of_ratio": round(cpu_med["model"] / cpu_med["pipelined"], 3)}
+
+
+def _accuracy(screener: Any, spec: CellSpec) -> dict:
+    """P(abnormal) for every image of the accuracy set (batched), AUC when labelled; writes probs_out.
+
+    Quality gate NOT applied (every image gets a probability): decode reduced, FOV, crop, normalise
+    as the Screener does, then the cell's runtime.
+    """
     from edge_screen.imageio import load_image
     from edge_screen.preprocess import preprocess
 
+    prep = screener.bundle.preprocessing
     data = json.loads(Path(spec.accuracy_set).read_text())
     paths, labels = data["paths"], data.get("labels")
     probs: list[float] = []
@@ -160,7 +308,7 @@ def _accuracy(infer: Infer, prep: Any, spec: CellSpec) -> dict:
     for start in range(0, len(paths), spec.batch):
         chunk = paths[start:start + spec.batch]
         tensors = [preprocess(load_image(p, target_size=prep.input_size).rgb, prep).tensor for p in chunk]
-        p, _ = infer(np.stack(tensors))
+        p, _ = screener.runtime.run(np.stack(tensors))
         probs.extend(float(v) for v in np.asarray(p)[:, 1])
     wall = time.perf_counter() - t0
     if spec.probs_out:
@@ -172,11 +320,14 @@ def _accuracy(infer: Infer, prep: Any, spec: CellSpec) -> dict:
     return out
 
 
-def _common(spec: CellSpec, infer: Infer, prep: Any, screen: Screen, result: dict) -> None:
-    """Model-only latency, throughput, end-to-end and accuracy, filled into ``result``."""
+def _measure(spec: CellSpec, result: dict) -> None:
+    """Load, model-only latency and throughput, end to end, folder throughput and accuracy."""
     from edge_screen.imageio import load_image
     from edge_screen.preprocess import preprocess
 
+    screener = _build_screener(spec, result)
+    prep = screener.bundle.preprocessing
+    infer = screener.runtime.run
     data = Path(spec.camera_jpeg).read_bytes() if spec.camera_jpeg else None
     if data is not None:  # a real preprocessed frame as the model-only input
         x = preprocess(load_image(data, target_size=prep.input_size).rgb, prep).tensor[None]
@@ -203,100 +354,28 @@ def _common(spec: CellSpec, infer: Infer, prep: Any, screen: Screen, result: dic
     # each block may fail on its own (e.g. a corrupt image in the set): record it, keep the rest
     if data is not None and spec.e2e_runs > 0:
         try:
-            e2e = _e2e(screen, data, runs=spec.e2e_runs, warmup=min(3, spec.warmup))
+            e2e = _e2e(screener, data, x, runs=spec.e2e_runs, warmup=min(3, spec.warmup))
             e2e["image_bytes"] = len(data)
         except Exception as exc:
             logger.debug("e2e failed", exc_info=True)
             e2e = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
         result["e2e"] = e2e
-    if spec.accuracy and spec.accuracy_set:
+    if spec.folder and spec.folder_rounds > 0:
         try:
-            result["accuracy"] = _accuracy(infer, prep, spec)
+            paths = json.loads(Path(spec.folder).read_text())["paths"]
+            result["folder"] = _folder(screener, paths, x, batch=spec.batch, rounds=spec.folder_rounds)
         except Exception as exc:
-            logger.debug("accuracy failed", exc_info=True)
-            result["accuracy"] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
-
-
-def _measure_bundle(spec: CellSpec, result: dict) -> None:
-    from edge_screen.bundle import load_bundle
-    from edge_screen.screener import Screener
-
-    # The self-check of this model on this machine (golden set vs FP32: verdicts, |dp|, heatmap r),
-    # run (or read from the per-machine cache) before the load is timed, so load_ms stays a load time.
-    from edge_screen.runtime import create_runtime
-
-    checked = create_runtime(load_bundle(spec.bundle), backend=spec.backend, precision=spec.precision,
-                             threads=spec.threads, device=spec.device)  # fmt: skip
-    result["self_check"] = checked.selection.checks[0].to_dict() if checked.selection else None
-    del checked
-    t0 = time.perf_counter()
-    bundle = load_bundle(spec.bundle)
-    entry = bundle.model(spec.backend, spec.precision)
-    native = bundle.preprocessing.input_size
-    size = spec.input_size or native
-    if size != native:  # the graph must accept another S (dynamic spatial axes); the runtime checks S
-        prep = dataclasses.replace(bundle.preprocessing, input_size=size)
-        bundle = dataclasses.replace(bundle, preprocessing=prep)
-    # the Screener is what the CLI and the app load: bundle + runtime + quality thresholds
-    screener = Screener(bundle, backend=spec.backend, precision=spec.precision, threads=spec.threads,
-                        device=spec.device)
-    runtime = screener.runtime
-    result["load_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
-    result["rss_after_load_mib"] = current_rss_mib()
-    files = {role: bundle.path(rel) for role, rel in entry.files.items()}
-    result["model_files"] = {role: {"path": str(p.relative_to(bundle.root)), "bytes": p.stat().st_size}
-                             for role, p in files.items() if p.is_file()}
-    result["model_file_bytes"] = sum(v["bytes"] for v in result["model_files"].values())
-    result.update(model_name=bundle.name, weights=f"bundle {bundle.id}", input_size=size,
-                  native_input_size=native, threshold=bundle.threshold, runtime=runtime.describe(),
-                  device=runtime.device)
-    _common(spec, runtime.run, bundle.preprocessing, _screener_screen(screener), result)
-
-
-def _measure_teacher(spec: CellSpec, result: dict) -> None:
-    t0 = time.perf_counter()
-    import torch
-
-    from edge_screen.preprocess import Preprocessing
-    from edge_screen.quantize.cam import with_heatmap
-    from edge_screen.quantize.models import create_model
-
-    torch.set_num_threads(spec.threads)
-    result["import_torch_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
-    t0 = time.perf_counter()
-    # pretrained=False: latency does not depend on the weights, and nothing may download
-    model = create_model(spec.teacher, checkpoint=spec.checkpoint, pretrained=False)
-    graph = with_heatmap(model).eval()
-    device = torch.device("cuda" if (spec.device or "").lower() in ("cuda", "gpu") else "cpu")
-    graph.to(device)
-    result["load_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
-    result["rss_after_load_mib"] = current_rss_mib()
-    cfg = model.default_cfg
-    size = spec.input_size or int(cfg["input_size"])
-    prep = Preprocessing(input_size=size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-                         color_order=cfg.get("color_order", "RGB"))
-    n_params = sum(p.numel() for p in model.parameters())
-    result.update(model_name=spec.teacher, input_size=size, native_input_size=int(cfg["input_size"]),
-                  weights=f"checkpoint {spec.checkpoint}" if spec.checkpoint else
-                  "random init (no checkpoint; latency does not depend on the weights)",
-                  parameters=int(n_params), model_file_bytes=int(sum(p.numel() * p.element_size()
-                                                                  for p in model.state_dict().values())),
-                  model_file_note="FP32 state_dict tensor bytes (no file: model built in memory)",
-                  heatmap_kind=graph.kind, device=str(device),
-                  runtime={"backend": "torch", "precision": "fp32", "threads": torch.get_num_threads(),
-                           "library_version": torch.__version__, "device": str(device)})
-    if spec.checkpoint is None and spec.accuracy:
-        result["accuracy_note"] = "skipped: random-init teacher has no meaningful accuracy"
-        spec = dataclasses.replace(spec, accuracy=False)
-
-    def infer(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with torch.inference_mode():
-            probs, heat = graph(torch.from_numpy(batch).to(device))
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            return probs.cpu().numpy(), heat.cpu().numpy()
-
-    _common(spec, infer, prep, _teacher_screen(infer, prep), result)
+            logger.debug("folder failed", exc_info=True)
+            result["folder"] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
+    if spec.accuracy and spec.accuracy_set:
+        if spec.kind != "bundle" and spec.checkpoint is None:
+            result["accuracy_note"] = "skipped: a random-init model has no meaningful accuracy"
+        else:
+            try:
+                result["accuracy"] = _accuracy(screener, spec)
+            except Exception as exc:
+                logger.debug("accuracy failed", exc_info=True)
+                result["accuracy"] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
 
 
 def measure_cell(spec: CellSpec) -> dict:
@@ -312,18 +391,17 @@ def measure_cell(spec: CellSpec) -> dict:
                               "pid": os.getpid(), "rss_start_mib": current_rss_mib(),
                               "loadavg_start": [round(v, 2) for v in os.getloadavg()]}
     _set_threads(spec.threads)
+    before = cpu_snapshot()
     try:
-        if spec.kind == "bundle":
-            _measure_bundle(spec, result)
-        elif spec.kind == "teacher":
-            _measure_teacher(spec, result)
-        else:
-            raise ValueError(f"unknown cell kind {spec.kind!r}; valid: bundle, teacher")
+        if spec.kind not in ("bundle", "teacher", "torch-student"):
+            raise ValueError(f"unknown cell kind {spec.kind!r}; valid: bundle, teacher, torch-student")
+        _measure(spec, result)
     except Exception as exc:  # one failed cell must not lose the others; the error is recorded
         logger.debug("cell %s failed", spec.id, exc_info=True)
         result["status"] = "error"
         result["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         result["traceback"] = traceback.format_exc()[-4000:]
+    result["cpu_busy"] = cpu_busy(before, cpu_snapshot())
     result["peak_rss_mib"] = peak_rss_mib()
     # 1-minute load average: above the core count, other processes competed for the CPU
     result["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]

@@ -75,6 +75,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--camera-source", type=Path, help="image upscaled to the camera JPEG (default: first idrid_* of --images)")
     p.add_argument("--camera-size", type=_size_wh, help="camera JPEG size WIDTHxHEIGHT (default 4288x2848)")
     p.add_argument("--app", action="store_true", help="also time `edge-screen-app --open IMG --screenshot` start-up")
+    p.add_argument("--folder-images", type=positive_int, help="12 MP JPEGs in the folder-throughput folder (default 16; smoke 4)")
+    p.add_argument("--folder-rounds", type=int, help="alternating model / folder rounds per bundle cell (default 3; 0 = skip)")
+    p.add_argument("--no-alternatives", action="store_true",
+                   help="skip the student in eager PyTorch and ONNX Runtime FP32 with default settings")
+    p.add_argument("--student-model", default="effnet_lite0", help="registry name of the bundle's student (PyTorch cell)")
+    p.add_argument("--cli-runs", type=int, help="`edge-screen screen IMG` runs per backend (default 5; smoke 1; 0 = skip)")
     p.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds before a cell is stopped")
     p.add_argument("--smoke", action="store_true", help="a few runs per cell: proves the pipeline in seconds")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
@@ -112,7 +118,12 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 (BenchmarkConfig
               sizes=tuple(args.sizes) if args.sizes else None, images=args.images, limit_images=args.limit_images,
               runs=args.runs, warmup=args.warmup, e2e_runs=args.e2e_runs, batch=args.batch, device=args.device,
               camera_source=args.camera_source, camera_size=args.camera_size, app=args.app,
-              cell_timeout_s=args.cell_timeout)
+              cell_timeout_s=args.cell_timeout, folder_images=args.folder_images, folder_rounds=args.folder_rounds,
+              alternatives=False if args.no_alternatives else None, student_model=args.student_model,
+              cli_runs=args.cli_runs)
+    for name in ("folder_rounds", "cli_runs"):
+        if kw[name] is not None and kw[name] < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {kw[name]}")
     if args.smoke:
         return BenchmarkConfig.smoke_defaults(**kw)
     return BenchmarkConfig(**{k: v for k, v in kw.items() if v is not None})

@@ -5,6 +5,7 @@
 * :func:`make_camera_jpeg`: a 12 MP camera-sized JPEG (4288x2848, the IDRiD fundus camera's frame)
   made by upscaling a real dev image, so end-to-end latency includes a realistic decode.
 * :func:`read_labelled_set`, :func:`roc_auc`: the accuracy side.
+* :func:`make_camera_folder`: several such JPEGs from different photos, for folder throughput.
 * :class:`CellSpec`: one measurement cell (model x backend x precision x size x threads), run by
   :mod:`edge_screen.benchmarks.cells` in a fresh subprocess.
 """
@@ -203,6 +204,20 @@ def make_camera_jpeg(source: Path | None, out_dir: Path, *, size: tuple[int, int
     return path, info
 
 
+def make_camera_folder(sources: Sequence[Path], out_dir: Path, *, n: int, size: tuple[int, int] = CAMERA_SIZE,
+                       quality: int = CAMERA_JPEG_QUALITY) -> list[Path]:
+    """``n`` camera-sized JPEGs (:func:`make_camera_jpeg`) from the first ``n`` of ``sources`` (cycled
+    when there are fewer), in ``out_dir``: a folder as a clinic PC would screen it."""
+    if not sources:
+        raise UsageError("folder throughput needs source photos: give --images with IDRiD-like photos")
+    paths = []
+    for i in range(n):
+        src = sources[i % len(sources)]
+        p, _ = make_camera_jpeg(src, out_dir / f"{i // len(sources)}", size=size, quality=quality)
+        paths.append(p)
+    return paths
+
+
 def pick_camera_source(paths: Sequence[Path]) -> Path | None:
     """The first IDRiD image (``idrid_*``: same 3:2 aspect as the camera) of a set, else the first image."""
     for p in paths:
@@ -237,6 +252,9 @@ class CellSpec:
     accuracy_set: str | None = None     # JSON file {"paths": [...], "labels": [...]} written by the runner
     accuracy: bool = False              # measure accuracy in this cell (one thread count per group)
     probs_out: str | None = None        # where to write per-image P(abnormal)
+    settings: str = "tuned"             # "tuned" (the project's runtime) | "default" (library defaults, ORT)
+    folder: str | None = None           # JSON {"paths": [...]} of 12 MP JPEG files for folder throughput
+    folder_rounds: int = 0              # alternating model / folder rounds (0 = not measured)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -244,9 +262,14 @@ class CellSpec:
         return "teacher" if self.kind == "teacher" else "student"
 
     @property
+    def backend_label(self) -> str:
+        """``backend`` plus ``-default`` for library-default settings, ``torch`` for eager PyTorch."""
+        return f"{self.backend}-default" if self.settings == "default" else self.backend
+
+    @property
     def id(self) -> str:
         size = self.input_size if self.input_size else "native"
-        return f"{self.model_label}/{self.backend}/{self.precision}/{size}/t{self.threads}"
+        return f"{self.model_label}/{self.backend_label}/{self.precision}/{size}/t{self.threads}"
 
     def to_dict(self) -> dict:
         return asdict(self)

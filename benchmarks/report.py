@@ -17,10 +17,10 @@ from edge_screen.errors import EdgeScreenError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = "edge-screen-benchmark/1"
+SCHEMA = "edge-screen-benchmark/2"
 STATS_KEYS = ("n", "p50", "p90", "p99", "mean", "std", "min", "max")
 CELL_STATUSES = ("ok", "error", "skipped")
-STAGES = ("decode", "preprocess", "quality", "inference", "heatmap", "overlay")
+STAGES = ("decode", "fov", "quality", "preprocess", "inference", "heatmap", "overlay")
 
 
 class ResultsSchemaError(EdgeScreenError):
@@ -104,7 +104,7 @@ def validate_results(doc: Any) -> None:
     if _need(doc, "schema", str, where) != SCHEMA:
         raise ResultsSchemaError(f"results.schema is {doc['schema']!r}; this reader knows {SCHEMA!r}")
     for k, t in (("created", str), ("tool", str), ("config", Mapping), ("machine", Mapping), ("notes", list),
-                 ("cells", list), ("comparisons", list), ("smoke", bool)):
+                 ("cells", list), ("comparisons", list), ("ratios", list), ("smoke", bool)):
         _need(doc, k, t, where)
     cpu = _need(doc["machine"], "cpu", Mapping, "results.machine")
     _need(cpu, "model", str, "results.machine.cpu")
@@ -127,8 +127,14 @@ def validate_results(doc: Any) -> None:
             _need(c, "reason", str, w)
         elif c.get("kind") == "app":
             _check_stats(_need(c, "startup_to_exit_ms", Mapping, w), f"{w}.startup_to_exit_ms")
+        elif c.get("kind") == "cli":
+            _check_stats(_need(c, "wall_ms", Mapping, w), f"{w}.wall_ms")
         else:
             _check_ok_cell(c, w)
+    for i, row in enumerate(doc["ratios"]):
+        w = f"results.ratios[{i}]"
+        if _need(row, "cell", str, w) not in ids:
+            raise ResultsSchemaError(f"{w}.cell: {row['cell']!r} is not a cell id")
     for i, comp in enumerate(doc["comparisons"]):
         w = f"results.comparisons[{i}]"
         for k in ("teacher", "student"):
@@ -155,7 +161,56 @@ def _mb(n: int | None) -> str:
 def _label(c: Mapping) -> str:
     s = c["spec"]
     name = "teacher" if s["kind"] == "teacher" else "student"
-    return f"{name} {s['backend']} {s['precision']} @{c.get('input_size', '?')} t{s['threads']}"
+    backend = s["backend"] + ("-default" if s.get("settings") == "default" else "")
+    if s["kind"] == "torch-student":
+        backend = "torch eager"
+    return f"{name} {backend} {s['precision']} @{c.get('input_size', '?')} t{s['threads']}"
+
+
+def _met(t: Any, nd: int = 2) -> str:
+    """A target cell: value (target) and a mark."""
+    if not isinstance(t, Mapping):
+        return _fmt(t, nd)
+    if t.get("value") is None:
+        return "–"
+    mark = {True: "met", False: "NOT met", None: ""}[t.get("met")]
+    return f"{t['value']:.{nd}f} ({t['target']}, {mark})"
+
+
+def _ratio_lines(doc: Mapping) -> list[str]:
+    rows = doc.get("ratios") or []
+    if not rows:
+        return []
+    lines = ["", "## Ratios of issue 16, each measured within this run", "",
+             "| cell | model p50 ms | e2e p50 ms | e2e - model ms (interleaved) | e2e / model | folder / model batch-N |"
+             " folder (no overlap) / model | teacher / this e2e | torch eager / this (model) | ORT FP32 default / this (model) | CLI one image ms |",
+             "|---|---:|---:|---|---:|---|---:|---|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['cell']} | {_fmt(r.get('model_p50_ms'))} | {_fmt(r.get('e2e_p50_ms'))} | "
+                     f"{_met(r.get('e2e_minus_model_p50_ms'))} | {_fmt(r.get('e2e_over_model_p50'))} | "
+                     f"{_met(r.get('folder_over_model_batch'))} | {_fmt(r.get('folder_serial_over_model_batch'))} | "
+                     f"{_met(r.get('teacher_over_student_e2e'), 1)} | {_fmt(r.get('torch_eager_student_over_this_model'), 1)} | "
+                     f"{_fmt(r.get('ort_default_fp32_over_this_model'), 2)} | {_met(r.get('cli_single_image_ms'), 0)} |")
+    return lines
+
+
+def _busy_lines(doc: Mapping) -> list[str]:
+    cells = [c for c in doc["cells"] if c.get("cpu_busy", {}).get("machine_busy_cores") is not None]
+    if not cells:
+        return []
+    cores = doc["machine"]["cpu"].get("usable_cores")
+    others = [c["cpu_busy"]["others_cores"] for c in cells]
+    lines = ["", f"## How busy the machine was ({cores} usable cores)", "",
+             "CPU time of other processes during each cell (from /proc/stat, less the cell's own), in cores:", "",
+             "| cell | wall s | this cell, cores | other processes, cores | steal, cores | load avg start / end |",
+             "|---|---:|---:|---:|---:|---|"]
+    for c in cells:
+        b = c["cpu_busy"]
+        la = f"{(c.get('loadavg_start') or ['–'])[0]} / {(c.get('loadavg_end') or ['–'])[0]}"
+        lines.append(f"| {c['id']} | {b['wall_s']:.0f} | {b['own_cores']:.2f} | {b['others_cores']:.2f} | "
+                     f"{b.get('steal_cores', 0):.2f} | {la} |")
+    lines.append(f"\nMedian other load: {sorted(others)[len(others) // 2]:.2f} cores, max {max(others):.2f}.")
+    return lines
 
 
 def markdown(doc: Mapping) -> str:
@@ -191,8 +246,8 @@ def markdown(doc: Mapping) -> str:
     e2e = [c for c in ok if c.get("e2e") and "error" not in c["e2e"]]
     if e2e:
         lines += ["", "## End to end: JPEG bytes -> Screener.screen -> heatmap overlay (p50 ms per stage)", "",
-                  "| cell | decoded to | decode | preprocess | quality | inference | heatmap | overlay | total p50 | total p90 |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| cell | decoded to | decode | fov | quality | preprocess | inference | heatmap | overlay | total p50 | total p90 |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for c in e2e:
             st = c["e2e"]["stages"]
             ds = c["e2e"].get("decoded_size") or ["?", "?"]
@@ -205,16 +260,128 @@ def markdown(doc: Mapping) -> str:
         for comp in doc["comparisons"]:
             lines.append(f"| {comp['teacher']} | {comp['student']} | {comp['threads']} | {comp['teacher_p50_ms']:.2f} | "
                          f"{comp['student_p50_ms']:.2f} | {comp['speedup_p50']:.1f}x | {_fmt(comp.get('e2e_speedup_p50'), 1)}x |")
+    folders = [c for c in ok if "images_per_s" in (c.get("folder") or {})]
+    if folders:
+        lines += ["", "## Folder throughput: Screener.screen_many over 12 MP JPEG files vs the model alone (images/s, "
+                  "median of alternating rounds)", "",
+                  "| cell | images | batch | workers | model batch-N | screen_many pipelined | screen_many, no workers | "
+                  "pipelined / model | pipelined / no workers |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for c in folders:
+            f = c["folder"]
+            ips = f["images_per_s"]
+            lines.append(f"| {_label(c)} | {f['n_images']} | {f['batch']} | {f['workers']} | {ips['model']:.1f} | "
+                         f"{ips['pipelined']:.1f} | {ips['serial']:.1f} | {f['pipelined_over_model']:.2f} | "
+                         f"{f['pipelined_over_serial']:.2f} |")
+    clis = [c for c in doc["cells"] if c.get("kind") == "cli" and c["status"] == "ok"]
+    if clis:
+        lines += ["", "## Command line, one 12 MP image, a fresh process per run (wall ms)", "",
+                  "| command | p50 | max | Screener's own total (p50) |", "|---|---:|---:|---:|"]
+        for c in clis:
+            own = (c.get("screen_total_ms") or {}).get("p50")
+            lines.append(f"| `{c['command']}` | {c['wall_ms']['p50']:.0f} | {c['wall_ms']['max']:.0f} | {_fmt(own, 1)} |")
+    lines += _ratio_lines(doc)
     apps = [c for c in doc["cells"] if c.get("kind") == "app" and c["status"] == "ok"]
     for c in apps:
         st = c["startup_to_exit_ms"]
-        lines += ["", f"App start-up to ready (`{c['command']}`, {st['n']} runs): p50 {st['p50']:.0f} ms, max {st['max']:.0f} ms"]
+        marks = c.get("marks_ms") or {}
+        extra = "".join(f", {k.replace('_', ' ')} p50 {v['p50']:.0f} ms" for k, v in marks.items())
+        lines += ["", f"App (`{c['command']}`, {st['n']} runs): launch to exit p50 {st['p50']:.0f} ms, max {st['max']:.0f} ms"
+                  + extra]
+    lines += _busy_lines(doc)
     other = [f"- `{c['id']}` {c['status']}: {c.get('reason') or c.get('error')}" for c in doc["cells"] if c["status"] != "ok"]
     other += [f"- `{c['id']}` {block} error: {(c.get(block) or {})['error']}" for c in ok
-              for block in ("e2e", "accuracy", "throughput") if "error" in (c.get(block) or {})]
+              for block in ("e2e", "accuracy", "throughput", "folder") if "error" in (c.get(block) or {})]
     if other:
         lines += ["", "## Not measured", "", *other]
     return "\n".join(lines) + "\n"
+
+
+README_START = "<!-- benchmark-table:start (generated by python -m edge_screen.benchmarks.report --readme) -->"
+README_END = "<!-- benchmark-table:end -->"
+
+
+def readme_table(doc: Mapping, *, results_dir: str) -> str:
+    """The README's benchmark section body, generated from one results document."""
+    cells = {c["id"]: c for c in doc["cells"] if c["status"] == "ok"}
+    m = doc["machine"]
+    cpu = m["cpu"]
+    flags = ", ".join(k for k, v in (cpu.get("key_flags") or {}).items() if v)
+    libs = ", ".join(f"{k} {m['libraries'][k]}" for k in ("onnxruntime", "openvino", "torch", "opencv", "numpy")
+                     if m["libraries"].get(k))
+    lines = [f"Measured by `edge-screen benchmark` on {doc['created'][:10]} ({cpu['model']}, {cpu.get('usable_cores')} "
+             f"usable cores, {flags}; {libs}); full tables, plots, the machine record and notes: "
+             f"[{results_dir}]({results_dir}/results.md) (what bounds each target, the model's floor and the cost of a "
+             f"smaller input: [NOTES.md]({results_dir}/NOTES.md)). p50, batch 1, one run; every cell runs through the real "
+             "`Screener`; ratios are measured within one cell process, interleaved, because the machine is shared.", "",
+             "| model | backend | threads | model only | end-to-end from a 12 MP JPEG | e2e - model | "
+             "e2e - model, CPU time | folder img/s (model batch-8 img/s) | file | AUC (300 photos, other cameras) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in cells.values():
+        if "latency_ms" not in c:
+            continue
+        s = c["spec"]
+        kind = {"teacher": f"teacher {c.get('model_name')} @{c.get('input_size')}",
+                "torch-student": f"student @{c.get('input_size')} (random init)"}.get(
+            s["kind"], f"student @{c.get('input_size')} {s['precision'].upper()}")
+        backend = {"torch": "PyTorch eager FP32"}.get(s["backend"], s["backend"])
+        if s.get("settings") == "default":
+            backend += " (library defaults)"
+        e2e = c.get("e2e") or {}
+        f = (c.get("folder") or {}).get("images_per_s") or {}
+        acc = (c.get("accuracy") or {}).get("auc")
+        lines.append(
+            f"| {kind} | {backend} | {s['threads']} | {c['latency_ms']['p50']:.1f} ms | "
+            f"{_fmt((e2e.get('total') or {}).get('p50'), 1)} ms | {_fmt(e2e.get('e2e_minus_model_p50_ms'), 1)} ms | "
+            f"{_fmt((e2e.get('cpu_ms') or {}).get('e2e_minus_model_p50'), 1)} ms | "
+            + (f"{f['pipelined']:.1f} ({f['model']:.1f})" if f else "–")
+            + f" | {_mb(c.get('model_file_bytes'))} MB | {_fmt(acc, 3)} |")
+    rows = doc.get("ratios") or []
+    if rows:
+        lines += ["", "Targets (issue 16), from the same run:", ""]
+        for r in rows:
+            bits = [f"e2e - model {_met(r.get('e2e_minus_model_p50_ms'), 1)} ms",
+                    f"folder / model batch {_met(r.get('folder_over_model_batch'))}",
+                    f"teacher / student end to end {_met(r.get('teacher_over_student_e2e'), 1)}",
+                    f"CLI one image {_met(r.get('cli_single_image_ms'), 0)} ms"]
+            if r.get("app_to_screened_ms"):
+                bits.append(f"app start to screened image {_met(r['app_to_screened_ms'], 0)} ms")
+            lines.append(f"- `{r['cell']}`: " + "; ".join(bits) + ".")
+    busy = [c["cpu_busy"] for c in doc["cells"] if (c.get("cpu_busy") or {}).get("others_cores") is not None]
+    if busy:
+        others = sorted(b["others_cores"] for b in busy)
+        own = sorted(b["own_cores"] for b in busy)
+        lines += ["", f"How busy the machine was: other processes used {others[len(others) // 2]:.2f} of the "
+                  f"{cpu.get('usable_cores')} cores (median over the cells, from /proc/stat), the benchmark cells "
+                  f"{own[len(own) // 2]:.2f}. Wall times are inflated accordingly; CPU times (all threads of the cell "
+                  "process) are not, and the ratios are measured within one cell."]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_readme(readme: Path, doc: Mapping, *, results_dir: str) -> None:
+    """Replace the text between :data:`README_START` and :data:`README_END` in ``readme``."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ResultsSchemaError(f"{readme}: no {README_START!r} ... {README_END!r} markers to replace between")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(head + README_START + "\n" + readme_table(doc, results_dir=results_dir) + README_END + tail)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edge_screen.benchmarks.report RESULTS.json [--readme README.md]``: re-render a run."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="Re-render results.md (and the README's benchmark table) from results.json")
+    p.add_argument("results", type=Path)
+    p.add_argument("--readme", type=Path, help="rewrite the benchmark table between the markers in this README")
+    p.add_argument("--no-plots", action="store_true")
+    args = p.parse_args(argv)
+    doc = json.loads(args.results.read_text())
+    write_report(doc, args.results.parent, plots=not args.no_plots)
+    if args.readme:
+        rel = Path(args.results.parent).resolve().relative_to(args.readme.resolve().parent)
+        update_readme(args.readme, doc, results_dir=rel.as_posix())
+    return 0
 
 
 def write_plots(doc: Mapping, out: Path) -> list[Path]:
@@ -319,3 +486,9 @@ def write_report(doc: Mapping, out: Path, *, plots: bool = True) -> dict[str, Pa
         for p in write_plots(doc, out):
             paths[p.stem] = p
     return paths
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from edge_screen.benchmarks.harness import (
     CAMERA_JPEG_QUALITY,
     CAMERA_SIZE,
     CellSpec,
+    make_camera_folder,
     make_camera_jpeg,
     pick_camera_source,
     read_labelled_set,
@@ -31,6 +31,7 @@ from edge_screen.benchmarks.harness import (
     verdict_agreement,
 )
 from edge_screen.benchmarks.report import SCHEMA
+from edge_screen.benchmarks.startup import measure_app, measure_cli
 from edge_screen.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -64,11 +65,17 @@ class BenchmarkConfig:
     app_runs: int = 3
     cell_timeout_s: float = 1800.0
     smoke: bool = False
+    folder_images: int = 16                 # 12 MP JPEGs in the folder-throughput folder
+    folder_rounds: int = 3                  # alternating model / folder rounds per bundle cell (0 = skip)
+    alternatives: bool = True               # also the student in eager PyTorch and ONNX Runtime with default settings
+    student_model: str = "effnet_lite0"     # registry name of the bundle's student (for the PyTorch cell)
+    cli_runs: int = 5                       # `edge-screen screen IMG` wall time per backend (0 = skip)
 
     @classmethod
     def smoke_defaults(cls, **kw: object) -> BenchmarkConfig:
         """Few runs: proves the pipeline, numbers are not meant to be read."""
-        base = dict(runs=5, warmup=1, e2e_runs=2, batch=2, limit_images=8, app_runs=1, smoke=True)
+        base = dict(runs=5, warmup=1, e2e_runs=2, batch=2, limit_images=8, app_runs=1, smoke=True,
+                    folder_images=4, folder_rounds=1, cli_runs=1)
         base.update({k: v for k, v in kw.items() if v is not None})
         return cls(**base)  # type: ignore[arg-type]
 
@@ -91,14 +98,22 @@ def _teacher_weights(cfg: BenchmarkConfig) -> tuple[str | None, str, str | None]
 
 
 def plan_cells(cfg: BenchmarkConfig, *, cache: Path, accuracy_set: Path | None,
-               camera_jpeg: Path) -> tuple[list[CellSpec], list[dict]]:
-    """The cells to run and the ones skipped up front (``{"id", "status": "skipped", "reason"}``)."""
+               camera_jpeg: Path, folder: Path | None = None) -> tuple[list[CellSpec], list[dict]]:
+    """The cells to run and the ones skipped up front (``{"id", "status": "skipped", "reason"}``).
+
+    Bundle cells also measure folder throughput (when ``folder`` lists the 12 MP JPEGs). With
+    ``cfg.alternatives``: the same student in eager FP32 PyTorch at each thread count, and ONNX
+    Runtime FP32 with library-default settings (what a user would otherwise pick).
+    """
     cells: list[CellSpec] = []
     skipped: list[dict] = []
     common = dict(runs=cfg.runs, warmup=cfg.warmup, batch=cfg.batch, e2e_runs=cfg.e2e_runs,
                   throughput_runs=max(2, cfg.runs // max(cfg.batch, 1)), camera_jpeg=str(camera_jpeg),
                   device=cfg.device, accuracy_set=str(accuracy_set) if accuracy_set else None)
     acc_threads = max(cfg.threads)  # accuracy does not depend on threads: measure it once per group
+    # eager PyTorch models are 20-100x slower: a fifth of the runs still gives stable medians
+    slow = dict(common, runs=min(cfg.runs, max(10, cfg.runs // 5)), e2e_runs=min(cfg.e2e_runs, max(5, cfg.e2e_runs // 5)),
+                throughput_runs=2, warmup=min(cfg.warmup, 3))
     if cfg.bundle is not None:
         from edge_screen.bundle import load_bundle
         from edge_screen.runtime import get_runtime_class
@@ -125,17 +140,39 @@ def plan_cells(cfg: BenchmarkConfig, *, cache: Path, accuracy_set: Path | None,
                 for t in cfg.threads:
                     spec = CellSpec(kind="bundle", backend=entry.backend, precision=entry.precision, threads=t,
                                     input_size=size, bundle=str(Path(cfg.bundle).resolve()),
-                                    accuracy=t == acc_threads, **common)
+                                    accuracy=t == acc_threads, folder=str(folder) if folder else None,
+                                    folder_rounds=cfg.folder_rounds if folder else 0, **common)
                     if reason:
                         skipped.append({"id": spec.id, "spec": spec.to_dict(), "status": "skipped", "reason": reason})
                         continue
                     cells.append(dataclasses.replace(
                         spec, probs_out=str(cache / f"probs_{spec.id.replace('/', '_')}.json")))
+        if cfg.alternatives:
+            import importlib.util
+
+            fp32 = [e for e in bundle.models if e.backend == "onnxruntime" and e.precision == "fp32"]
+            if fp32:  # ORT as `InferenceSession(path)` gives it: default threads (physical cores), spinning on
+                cells.append(CellSpec(kind="bundle", backend="onnxruntime", precision="fp32", threads=acc_threads,
+                                      settings="default", bundle=str(Path(cfg.bundle).resolve()),
+                                      **{**common, "accuracy_set": None}))
+            for t in cfg.threads:
+                spec = CellSpec(kind="torch-student", backend="torch", precision="fp32", threads=t,
+                                teacher=cfg.student_model, bundle=str(Path(cfg.bundle).resolve()),
+                                **{**slow, "accuracy_set": None})
+                if importlib.util.find_spec("torch") is None:
+                    skipped.append({"id": spec.id, "spec": spec.to_dict(), "status": "skipped",
+                                    "reason": "PyTorch is not installed here: pip install 'edge-screen[train]'"})
+                else:
+                    cells.append(spec)
     label, name, ckpt = _teacher_weights(cfg)
     if label is not None:
+        if cfg.bundle is None:
+            raise UsageError("the teacher cell runs through the Screener and takes the bundle's quality settings: "
+                             "give --bundle too")
         for t in cfg.threads:
             spec = CellSpec(kind="teacher", backend="torch", precision="fp32", threads=t, input_size=cfg.teacher_size,
-                            teacher=name, checkpoint=ckpt, accuracy=t == acc_threads, **common)
+                            teacher=name, checkpoint=ckpt, accuracy=t == acc_threads,
+                            bundle=str(Path(cfg.bundle).resolve()), **slow)
             cells.append(dataclasses.replace(spec, probs_out=str(cache / f"probs_{spec.id.replace('/', '_')}.json")))
     if not cells and not cfg.app:
         raise UsageError("nothing to benchmark: give --bundle and/or --teacher (or --app); "
@@ -169,40 +206,77 @@ def run_cell_subprocess(spec: CellSpec, *, work: Path, timeout_s: float) -> dict
     return result
 
 
-def measure_app(cfg: BenchmarkConfig, *, image: Path, work: Path) -> dict:
-    """Start-up-to-ready time of ``edge-screen-app --open IMG --screenshot PNG`` (a fresh process per run).
+#: The targets of issue 16 (same run, 2 threads): name -> (comparison, limit).
+TARGETS = {
+    "e2e_minus_model_p50_ms": ("<=", 8.0),
+    "folder_over_model_batch": (">=", 0.8),
+    "teacher_over_student_e2e": (">=", 50.0),
+    "cli_single_image_ms": ("<=", 500.0),
+    "app_to_screened_ms": ("<=", 1200.0),
+}
 
-    Returns a cell dict; ``status`` "skipped" when the GUI package or its launcher is absent.
+
+def _target(name: str, value: float | None) -> dict:
+    op, limit = TARGETS[name]
+    met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+    return {"value": value, "target": f"{op} {limit:g}", "met": met}
+
+
+def ratio_table(cells: list[dict]) -> list[dict]:
+    """One row per tuned student cell: the ratios of issue 16, each measured within one run.
+
+    ``e2e_minus_model_p50_ms`` / ``e2e_over_model_p50``: end to end vs the model-only calls
+    interleaved with it (same cell). ``folder_over_model_batch``: ``screen_many`` over the 12 MP
+    folder vs the model's batch throughput, alternating rounds (same cell). ``teacher_over_student_e2e``:
+    the FP32 PyTorch teacher's end-to-end p50 over this cell's (same thread count). Alternatives: the same
+    student in eager PyTorch, ONNX Runtime FP32 with default settings. CLI: ``edge-screen screen IMG``
+    wall time for this backend/precision.
     """
-    import importlib.util
-
-    cell: dict = {"id": "app/startup", "kind": "app", "backend": "app", "status": "ok", "error": None}
-    exe = shutil.which("edge-screen-app") or (str(Path(sys.executable).parent / "edge-screen-app"))
-    if importlib.util.find_spec("edge_screen.gui.app") is None or not Path(exe).is_file():
-        cell.update(status="skipped", reason="the GUI (edge_screen.gui.app / edge-screen-app) is not installed here")
-        return cell
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
-    samples: list[float] = []
-    for i in range(cfg.app_runs):
-        shot = work / f"app_screenshot_{i}.png"
-        cmd = [exe, "--open", str(image), "--screenshot", str(shot), "--data-dir", str(work / "app_data"),
-               "--settings", str(work / "app_settings.ini")]  # never the user's records or settings
-        if cfg.bundle is not None:
-            cmd += ["--bundle", str(cfg.bundle)]
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
-        except subprocess.TimeoutExpired:
-            cell.update(status="error", error="edge-screen-app did not exit within 300 s")
-            return cell
-        samples.append((time.perf_counter() - t0) * 1e3)
-        if proc.returncode != 0:
-            cell.update(status="error", error=f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-1500:]}")
-            return cell
-    cell.update(command=f"edge-screen-app --open {image.name} --screenshot PNG" + (" --bundle B" if cfg.bundle else ""),
-                startup_to_exit_ms=summarize(samples), qt_platform=env["QT_QPA_PLATFORM"],
-                screenshot=str(work / "app_screenshot_0.png"))
-    return cell
+    ok = [c for c in cells if c.get("status") == "ok"]
+    by_kind = lambda kind: [c for c in ok if (c.get("spec") or {}).get("kind") == kind]  # noqa: E731
+    apps = [c for c in ok if c.get("kind") == "app"]
+    rows = []
+    for s in by_kind("bundle"):
+        spec = s["spec"]
+        if spec.get("settings", "tuned") != "tuned":
+            continue
+        t = spec["threads"]
+        e2e = s.get("e2e") or {}
+        folder = s.get("folder") or {}
+        row: dict = {"cell": s["id"], "threads": t}
+        row["model_p50_ms"] = s["latency_ms"]["p50"]
+        row["e2e_p50_ms"] = (e2e.get("total") or {}).get("p50")
+        row["e2e_over_model_p50"] = e2e.get("e2e_over_model_p50")
+        row["e2e_minus_model_p50_ms"] = _target("e2e_minus_model_p50_ms", e2e.get("e2e_minus_model_p50_ms"))
+        row["folder_images_per_s"] = (folder.get("images_per_s") or {}).get("pipelined")
+        row["model_batch_images_per_s"] = (folder.get("images_per_s") or {}).get("model")
+        row["folder_over_model_batch"] = _target("folder_over_model_batch", folder.get("pipelined_over_model"))
+        row["folder_serial_over_model_batch"] = folder.get("serial_over_model")
+        teacher = next((c for c in by_kind("teacher") if c["spec"]["threads"] == t), None)
+        if teacher and "total" in (teacher.get("e2e") or {}) and row["e2e_p50_ms"]:
+            row["teacher_over_student_e2e"] = _target("teacher_over_student_e2e",
+                                                      round(teacher["e2e"]["total"]["p50"] / row["e2e_p50_ms"], 2))
+            row["teacher_over_student_model"] = round(teacher["latency_ms"]["p50"] / row["model_p50_ms"], 2)
+        eager = next((c for c in by_kind("torch-student") if c["spec"]["threads"] == t), None)
+        if eager:
+            row["torch_eager_student_over_this_model"] = round(eager["latency_ms"]["p50"] / row["model_p50_ms"], 2)
+            if "total" in (eager.get("e2e") or {}) and row["e2e_p50_ms"]:
+                row["torch_eager_student_over_this_e2e"] = round(eager["e2e"]["total"]["p50"] / row["e2e_p50_ms"], 2)
+        default = next((c for c in by_kind("bundle") if c["spec"].get("settings") == "default"), None)
+        if default:
+            row["ort_default_fp32_over_this_model"] = round(default["latency_ms"]["p50"] / row["model_p50_ms"], 2)
+        cli = next((c for c in ok if c.get("kind") == "cli" and c["id"] == f"cli/{spec['backend']}/{spec['precision']}/t{t}"), None)
+        if cli:
+            row["cli_single_image_ms"] = _target("cli_single_image_ms", cli["wall_ms"]["p50"])
+        # the app with this row's backend when measured, else the app's own choice
+        app = next((c for c in apps if c.get("backend") == spec["backend"]), None) or next(
+            (c for c in apps if c.get("backend") == "app"), None)
+        if app:
+            to = app.get("to_screened_ms") or app["startup_to_exit_ms"]  # older apps print no marks
+            row["app_to_screened_ms"] = _target("app_to_screened_ms", to["p50"])
+            row["app_cell"] = app["id"]
+        rows.append(row)
+    return rows
 
 
 def _post_process(cells: list[dict]) -> list[dict]:
@@ -269,7 +343,17 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
             notes.append(f"--images {cfg.images} has no labels: AUC not measured (probabilities only).")
     source = cfg.camera_source or pick_camera_source(paths) or _packaged_sample()
     camera_jpeg, camera_info = make_camera_jpeg(source, cache, size=cfg.camera_size, quality=CAMERA_JPEG_QUALITY)
-    cells, skipped = plan_cells(cfg, cache=cache, accuracy_set=accuracy_set, camera_jpeg=camera_jpeg)
+    folder = None
+    if cfg.folder_rounds > 0 and cfg.folder_images > 0:
+        # photos from the camera the JPEG size belongs to: IDRiD in --images, else next to --camera-source
+        near = sorted(Path(source).parent.glob("idrid_*.jpg")) if source is not None else []
+        pool = ([p for p in paths if p.name.lower().startswith("idrid_")] or near or list(paths) or [source])
+        files = make_camera_folder([p for p in pool if p is not None], cache / "folder", n=cfg.folder_images,
+                                   size=cfg.camera_size, quality=CAMERA_JPEG_QUALITY)
+        folder = cache / "folder.json"
+        folder.write_text(json.dumps({"paths": [str(f) for f in files]}))
+        camera_info["folder"] = {"n": len(files), "bytes_mean": round(sum(f.stat().st_size for f in files) / len(files))}
+    cells, skipped = plan_cells(cfg, cache=cache, accuracy_set=accuracy_set, camera_jpeg=camera_jpeg, folder=folder)
     label, _, ckpt = _teacher_weights(cfg)
     if label is not None and ckpt is None:
         notes.append(f"Teacher {label} has random-init weights (no checkpoint): its latency is real (latency does "
@@ -284,9 +368,13 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         else:
             logger.info("%s: p50 %.2f ms, peak RSS %.0f MiB", spec.id, r["latency_ms"]["p50"], r["peak_rss_mib"])
         results.append(r)
+    if cfg.cli_runs > 0:
+        results.extend(measure_cli(cfg, image=camera_jpeg, work=work))
     if cfg.app:
         results.append(measure_app(cfg, image=camera_jpeg, work=work))
+        results.append(measure_app(cfg, image=camera_jpeg, work=work, backend="onnxruntime"))
     comparisons = _post_process(results)
+    ratios = ratio_table(results)
     machine = machine_record()
     cores = machine["cpu"]["usable_cores"] or 1
     busy = [c["id"] for c in results if max((c.get("loadavg_start") or [0])[0], (c.get("loadavg_end") or [0])[0]) > cores]
@@ -308,4 +396,5 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         "notes": notes,
         "cells": results + skipped,
         "comparisons": comparisons,
+        "ratios": ratios,
     }

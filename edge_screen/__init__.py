@@ -14,6 +14,7 @@ from edge_screen.errors import (  # noqa: E402
     BundleError,
     EdgeScreenError,
     ImageError,
+    InferenceError,
     QualityRejected,
     UsageError,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "__version__",
     "EdgeScreenError",
     "ImageError",
+    "InferenceError",
     "BundleError",
     "BackendUnavailable",
     "QualityRejected",

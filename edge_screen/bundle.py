@@ -7,8 +7,9 @@ preprocessing from here; nobody retypes it (a train/deploy preprocessing mismatc
 common failure in this field).
 
 Loading validates everything and raises :class:`~edge_screen.errors.BundleError` naming the bad
-file or field. Zip bundles are extracted once into a cache folder keyed by the zip's SHA-256,
-refusing members that would escape it.
+file or field. Zip bundles are checked against their manifest and extracted once into a bounded
+cache (:mod:`edge_screen.bundle_archive`); a signed manifest (:mod:`edge_screen.signing`) can be
+required with ``EDGE_SCREEN_TRUSTED_KEYS``.
 """
 
 from __future__ import annotations
@@ -20,25 +21,22 @@ import logging
 import os
 import re
 import shutil
-import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
+from edge_screen.bundle_archive import MANIFEST, MAX_MANIFEST_BYTES, SIGNATURE, extract_zip, parse_manifest_text, sha256_file
 from edge_screen.errors import BundleError, UsageError
 from edge_screen.preprocess import Preprocessing
+from edge_screen.quality import QualityThresholds
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "edge-screen-bundle/1"
-MANIFEST = "manifest.json"
 PRECISIONS = ("int8", "fp16", "fp32")  # preference order for automatic choice
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_CHUNK = 1 << 20
-#: Refuse zip bundles that would expand past this many bytes (zip-bomb guard).
-MAX_ZIP_BYTES = 8 << 30
 
 
 @dataclass(frozen=True)
@@ -102,6 +100,7 @@ class Bundle:
     def path(self, relpath: str) -> Path:
         """Absolute path of a file of the bundle, refusing paths that leave the bundle root."""
         _check_relpath(relpath, "file path")
+        _inside(self.root, relpath, self.root)
         return self.root / relpath
 
 
@@ -114,20 +113,15 @@ def _check_relpath(relpath: Any, what: str) -> str:
     return relpath
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks (bounded memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------------------- loading
-def load_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
+def load_bundle(path: str | os.PathLike, *, verify: bool = True, trusted_keys: list | None = None) -> Bundle:
     """Load and validate a bundle folder or ``.zip``.
 
-    ``verify=True`` checks the SHA-256 of every file; sizes and presence are always checked.
+    ``verify=True`` checks the SHA-256 of every file; sizes and presence are always checked, and no
+    file may lead outside the bundle through a symlink. ``trusted_keys``: minisign public keys
+    (:class:`edge_screen.signing.PublicKey`); when given, or when ``EDGE_SCREEN_TRUSTED_KEYS`` is
+    set, the manifest must carry a valid signature by one of them (``manifest.json.minisig``);
+    ``[]`` skips that check.
     Raises :class:`BundleError` naming the bad file or field, what was found and what was expected.
     """
     src = Path(path).expanduser()
@@ -138,22 +132,36 @@ def load_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
         if not zipfile.is_zipfile(src):
             raise BundleError(f"bundle {src} is a file but not a zip archive; pass a bundle folder or its .zip")
         zip_source = src.resolve()
-        root = _extract_zip(zip_source)
+        root = extract_zip(zip_source)
     else:
         root = src.resolve()
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise BundleError(f"bundle {src} has no {MANIFEST} (expected at {manifest_path})")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{manifest_path} is not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{manifest_path}: expected a JSON object, got {type(manifest).__name__}")
+    _inside(root, MANIFEST, src)
+    if trusted_keys is None:
+        from edge_screen.signing import trusted_keys_from_env
+
+        trusted_keys = trusted_keys_from_env()
+    if trusted_keys:  # [] switches the check off (signing a bundle in the first place)
+        from edge_screen.signing import verify_file
+
+        verify_file(manifest_path, trusted_keys)
+    with open(manifest_path, "rb") as fh:
+        manifest = parse_manifest_text(fh.read(MAX_MANIFEST_BYTES + 1), str(manifest_path))
     bundle = _parse_manifest(root, manifest, zip_source)
     _check_files(bundle, verify=verify)
     log.debug("loaded bundle %s from %s", bundle.id, root)
     return bundle
+
+
+def _inside(root: Path, rel: str, src: Path | str) -> Path:
+    """``root / rel`` resolved, refusing a path that a symlink leads outside the bundle."""
+    real = (root / rel).resolve()
+    if not real.is_relative_to(root):
+        raise BundleError(f"bundle {src}: {rel!r} is a symlink that leads outside the bundle (to {real}); "
+                          "bundles may hold plain files only")
+    return real
 
 
 def _field(manifest: Mapping, key: str, typ: type | tuple[type, ...], what: str) -> Any:
@@ -184,8 +192,9 @@ def _parse_manifest(root: Path, m: dict, zip_source: Path | None) -> Bundle:
         raise BundleError(f"{MANIFEST}: field 'preprocessing' is invalid ({exc}); got {prep_d!r}") from exc
     thr = _field(m, "threshold", dict, "an object {'value': float in 0..1, 'method': str}")
     value = thr.get("value")
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise BundleError(f"{MANIFEST}: field 'threshold.value' must be a number in 0..1, got {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 < float(value) < 1.0:
+        # 0 or 1 would call every photo abnormal (or none); NaN would call every photo normal
+        raise BundleError(f"{MANIFEST}: field 'threshold.value' must be a number strictly between 0 and 1, got {value!r}")
     if not isinstance(thr.get("method"), str):
         raise BundleError(f"{MANIFEST}: field 'threshold.method' must say how the threshold was chosen, got {thr.get('method')!r}")
     files = _field(m, "files", dict, "an object {relpath: {'sha256': hex, 'size': int}}")
@@ -218,6 +227,11 @@ def _parse_manifest(root: Path, m: dict, zip_source: Path | None) -> Bundle:
     for key in ("quality", "provenance", "reports"):
         if key in m and not isinstance(m[key], dict):
             raise BundleError(f"{MANIFEST}: field {key!r} must be an object, got {m[key]!r}")
+    if m.get("quality"):
+        try:
+            QualityThresholds().with_overrides(m["quality"])
+        except UsageError as exc:
+            raise BundleError(f"{MANIFEST}: field 'quality' is invalid: {exc}") from exc
     for rname, rel in (m.get("reports") or {}).items():
         _check_relpath(rel, f"{MANIFEST}: reports[{rname!r}]")
     return Bundle(root, m, name, version, tuple(labels), prep, float(value), tuple(models), zip_source)
@@ -226,6 +240,7 @@ def _parse_manifest(root: Path, m: dict, zip_source: Path | None) -> Bundle:
 def _check_files(bundle: Bundle, *, verify: bool) -> None:
     for rel, info in bundle.manifest["files"].items():
         p = bundle.root / rel
+        _inside(bundle.root, rel, bundle.root)
         if not p.is_file():
             raise BundleError(f"bundle {bundle.name!r}: file {rel!r} listed in {MANIFEST} is missing (expected at {p})")
         size = p.stat().st_size
@@ -244,79 +259,14 @@ def _check_files(bundle: Bundle, *, verify: bool) -> None:
 
 
 # ------------------------------------------------------------------------------------------- zip
-def _cache_root() -> Path:
-    env = os.environ.get("EDGE_SCREEN_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "edge-screen"
-
-
-def _extract_zip(zpath: Path) -> Path:
-    """Extract a zip bundle once into ``<cache>/bundles/<sha256[:16]>`` and return its root."""
-    digest = sha256_file(zpath)
-    dest = _cache_root() / "bundles" / digest[:16]
-    if (dest / ".complete").is_file():
-        return _zip_root(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=dest.parent))
-    try:
-        with zipfile.ZipFile(zpath) as zf:
-            total = 0
-            for info in zf.infolist():
-                name = info.filename
-                mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode):
-                    raise BundleError(f"zip bundle {zpath}: member {name!r} is a symlink; bundles may hold plain files only")
-                pure = PurePosixPath(name)
-                if pure.is_absolute() or ".." in pure.parts or "\\" in name or re.match(r"^[A-Za-z]:", name):
-                    raise BundleError(f"zip bundle {zpath}: member {name!r} would extract outside the bundle; refusing it")
-                total += info.file_size
-                if total > MAX_ZIP_BYTES:
-                    raise BundleError(f"zip bundle {zpath} expands past {MAX_ZIP_BYTES} bytes; refusing it (zip bomb?)")
-                target = tmp.joinpath(*pure.parts)
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, _CHUNK)
-        (tmp / ".complete").write_text(digest)
-        if dest.exists() and not (dest / ".complete").is_file():
-            shutil.rmtree(dest)  # left over from an interrupted extraction
-        try:
-            os.replace(tmp, dest)
-        except OSError:
-            # Another process extracted the same zip concurrently; keep theirs if complete.
-            if not (dest / ".complete").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except zipfile.BadZipFile as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise BundleError(f"zip bundle {zpath} is corrupt: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    log.info("extracted zip bundle %s to %s", zpath, dest)
-    return _zip_root(dest)
-
-
-def _zip_root(dest: Path) -> Path:
-    """The folder holding manifest.json: the extraction folder or its single sub-folder."""
-    if (dest / MANIFEST).is_file():
-        return dest
-    subs = [p for p in dest.iterdir() if p.is_dir()]
-    if len(subs) == 1 and (subs[0] / MANIFEST).is_file():
-        return subs[0]
-    return dest  # load_bundle reports the missing manifest
-
-
 def zip_bundle(folder: str | os.PathLike, out_zip: str | os.PathLike) -> Path:
     """Validate the bundle ``folder`` and write it as a zip (members at the top level), atomically."""
     bundle = load_bundle(folder)
     out = Path(out_zip)
     out.parent.mkdir(parents=True, exist_ok=True)
     members = [MANIFEST, *sorted(bundle.manifest["files"])]
+    if (bundle.root / SIGNATURE).is_file():
+        members.insert(1, SIGNATURE)
     fd, tmp_name = tempfile.mkstemp(prefix=".zip-", dir=out.parent)
     os.close(fd)
     try:
@@ -483,8 +433,8 @@ class BundleWriter:
         if "preprocessing" not in self._m:
             raise BundleError(f"bundle {self.root}: preprocessing is required (BundleWriter(..., preprocessing=...))")
         if "threshold" not in self._m:
-            log.warning("bundle %s: no threshold set; writing the uncalibrated default 0.5", self.root)
-            self.set_threshold(0.5, "uncalibrated default (no validation run)")
+            raise BundleError(f"bundle {self.root}: no operating threshold set (set_threshold); a bundle never ships "
+                              f"an uncalibrated default")
         prov = self._m["provenance"]
         prov.setdefault("created", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         from edge_screen import __version__
@@ -509,4 +459,8 @@ class BundleWriter:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        stale = self.root / SIGNATURE
+        if stale.is_file():  # it signed the manifest that was just replaced
+            stale.unlink()
+            log.warning("bundle %s changed: its signature was removed; sign it again (edge-screen bundle sign)", self.root)
         return self.root

@@ -1,6 +1,6 @@
 """The ``edge-screen`` command.
 
-Built-in sub-commands: ``screen`` and ``info``. Other layers add theirs (train, export, app, ...)
+Built-in sub-commands: ``screen``, ``info`` and ``calibrate`` (:mod:`edge_screen.calibrate`). Other layers add theirs (train, export, app, ...)
 through the entry-point group ``edge_screen.commands``: each entry point is
 ``register(subparsers) -> None`` and sets ``func=callable(args) -> int``. A plug-in whose extra is
 not installed is skipped (logged at debug), so ``edge-screen --help`` always works and stays
@@ -18,7 +18,6 @@ import logging
 import os
 import platform
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -77,8 +76,23 @@ def _heatmap_name(src: str | None, used: set[str]) -> str:
     return name
 
 
+def _overlay_source(item, full_size: bool):  # noqa: ANN001, ANN202 - (ScreenResult, bool) -> (rgb, heatmap, fov)
+    """The image, heatmap and field of view an overlay is drawn with: the decoded image, or
+    (``--full-size``) the file decoded again at its stored resolution with the map made for that size
+    (the only full-size pass). The Screener's FOV is reused (scaled), never detected again."""
+    if not full_size or item.source is None or tuple(item.original_size or ()) == item.image.shape[1::-1]:
+        return item.image, item.image_heatmap, item.fov
+    from edge_screen.imageio import load_image
+
+    rgb = load_image(item.source).rgb
+    h, w = item.image.shape[:2]
+    fov = None if item.fov is None else item.fov.scaled(rgb.shape[1] / w, rgb.shape[0] / h)
+    return rgb, item.heatmap_for(rgb.shape[1::-1]), fov
+
+
 def _cmd_screen(args: argparse.Namespace) -> int:
-    from edge_screen.heatmap import save_overlay
+    import time
+
     from edge_screen.screener import ScreenFailure, Screener
 
     screener = Screener(
@@ -86,29 +100,42 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     )
     heat_dir = Path(args.heatmap_dir) if args.heatmap_dir else None
     if heat_dir is not None:
+        from edge_screen.heatmap import save_overlay
+
         heat_dir.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     n_ok = n_failed = 0
     seen_any = False
-    for item in screener.screen_many(iter_image_paths(args.paths), batch_size=args.batch_size, heatmap=heat_dir is not None):
+    stream = screener.screen_many(iter_image_paths(args.paths), batch_size=args.batch_size,
+                                  heatmap=heat_dir is not None, workers=args.workers)
+    for item in stream:
         seen_any = True
         if isinstance(item, ScreenFailure):
             n_failed += 1
             print(f"edge-screen: {item.source}: {_one_line(item.error)}", file=sys.stderr)
             continue
         heat_path = None
-        if heat_dir is not None and item.image_heatmap is not None:
+        overlay_ms = None
+        if heat_dir is not None and item.cam is not None:
+            t = time.perf_counter()
             try:
-                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), item.image, item.image_heatmap))
+                image, heatmap, fov = _overlay_source(item, args.full_size)
+                # drawn as in the app and the PDF: faded by the evidence, masked to the retina, with a legend
+                heat_path = str(save_overlay(heat_dir / _heatmap_name(item.source, used), image, heatmap,
+                                             probability=item.probability, threshold=item.threshold, fov=fov,
+                                             legend=True))
             except EdgeScreenError as exc:
                 n_failed += 1
                 print(f"edge-screen: {item.source}: {_one_line(exc)}", file=sys.stderr)
+            overlay_ms = (time.perf_counter() - t) * 1000.0
         n_ok += 1
         if args.json:
             d = item.to_dict()
             d["heatmap"] = heat_path
             if screener.selection is not None:  # which model and why (self-check, measured choice)
                 d["selection"] = screener.selection.brief()
+            if overlay_ms is not None:  # this image's heatmap mapping + overlay + PNG writing
+                d["timings_ms"]["overlay"] = round(overlay_ms, 3)
             print(json.dumps(d), flush=True)
         else:
             if item.verdict == "ungradable":
@@ -138,11 +165,17 @@ def _add_screen(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per inference batch (default 8)")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
     p.add_argument("--heatmap-dir", metavar="DIR", help="write a heatmap overlay PNG per image here (at the decoded resolution)")
+    p.add_argument("--full-size", action="store_true",
+                   help="draw the --heatmap-dir overlays at the photo's stored resolution (decodes each photo again; slower)")
+    p.add_argument("--workers", type=non_negative_int, default=None,
+                   help="threads that decode and prepare the next images while the model runs (default: cores - 1, 1..4; 0 = none)")
     p.set_defaults(func=_cmd_screen)
 
 
 # ---------------------------------------------------------------------------------------- info
 def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
     out: dict[str, str | None] = {"edge-screen": __version__, "python": platform.python_version()}
     for dist in ("numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt", "pydicom"):
         try:
@@ -231,6 +264,8 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 # -------------------------------------------------------------------------------------- parser
 def _load_plugins(sub: argparse._SubParsersAction) -> list[str]:
     """Register sub-commands from the ``edge_screen.commands`` entry points; skip broken ones."""
+    from importlib import metadata
+
     loaded = []
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
@@ -246,8 +281,12 @@ def _load_plugins(sub: argparse._SubParsersAction) -> list[str]:
     return loaded
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser: built-in commands plus every installed plug-in."""
+#: Built-in commands that run without the plug-ins (their discovery and imports cost start-up time).
+_NO_PLUGINS_NEEDED = ("screen",)
+
+
+def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
+    """The full parser: built-in commands plus (``plugins``) every installed plug-in."""
     parser = argparse.ArgumentParser(
         prog="edge-screen",
         description="Offline fundus photo screening (abnormal / normal / ungradable) with heatmaps.",
@@ -257,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_screen(sub)
     _add_info(sub)
-    commands = ["screen", "info", *_load_plugins(sub)]
+    from edge_screen.calibrate import add_calibrate_command  # per-clinic threshold (torch-free)
+
+    add_calibrate_command(sub)
+    commands = ["screen", "info", "calibrate", *(_load_plugins(sub) if plugins else [])]
     parser.set_defaults(_commands=commands)
     return parser
 
@@ -268,7 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = sum(a.count("v") for a in argv if a.startswith("-") and set(a[1:]) == {"v"}) + argv.count("--verbose")
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="edge-screen: %(levelname)s: %(message)s")
-    parser = build_parser()
+    # The command is the first word that is not an option (the top-level options take no value).
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(plugins=command not in _NO_PLUGINS_NEEDED)
     args = parser.parse_args(argv)  # usage errors exit 2 here
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)

@@ -52,14 +52,19 @@ def decode_dicom(data: bytes | memoryview, *, max_pixels: int,
     if rows * cols > max_pixels:
         raise ImageError(f"DICOM{where} is {cols}x{rows} = {rows * cols:,} pixels, more than "
                          f"max_pixels={max_pixels:,}; refusing to decode.", reason="too_large")
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    _check_native_length(ds, ts, where)
     try:
         arr = ds.pixel_array
     except (RuntimeError, ValueError, NotImplementedError, AttributeError) as exc:
-        ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "unknown")
+        # A missing codec is a set-up problem; anything else in compressed data means damage.
+        missing_handler = isinstance(exc, (RuntimeError, NotImplementedError)) or "handler" in str(exc).lower() \
+            or "plugin" in str(exc).lower()
         raise ImageError(
-            f"cannot decode the DICOM pixel data{where} (transfer syntax {ts}): {exc}. Compressed "
-            "DICOM needs a pydicom pixel handler, e.g. pip install pylibjpeg pylibjpeg-libjpeg.") \
-            from exc
+            f"cannot decode the DICOM pixel data{where} (transfer syntax {ts or 'unknown'}): {exc}. "
+            + ("Compressed DICOM needs a pydicom pixel handler, e.g. pip install pylibjpeg pylibjpeg-libjpeg."
+               if missing_handler else "The file is damaged; re-export it from the camera."),
+            reason="unsupported_format" if missing_handler else "damaged_file") from exc
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         logger.info("DICOM%s has %d frames; using the first", where, frames)
@@ -79,6 +84,24 @@ def decode_dicom(data: bytes | memoryview, *, max_pixels: int,
     if "Laterality" not in meta and "ImageLaterality" in meta:
         meta["Laterality"] = meta["ImageLaterality"]
     return rgb, (8 if bits <= 8 else 16), meta
+
+
+def _check_native_length(ds, ts, where: str) -> None:  # noqa: ANN001 - pydicom objects
+    """Uncompressed pixel data shorter than Rows x Columns x Samples x Frames x BitsAllocated
+    declares is a truncated transfer: refuse it (with the byte counts) before pydicom tries."""
+    if ts is None or getattr(ts, "is_compressed", True):
+        return
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    spp = int(ds.get("SamplesPerPixel", 1) or 1)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    bits = int(ds.get("BitsAllocated", 8) or 8)
+    expected = (rows * cols * spp * frames * bits + 7) // 8
+    actual = len(ds.PixelData)
+    if actual < expected:
+        raise ImageError(
+            f"DICOM{where} is damaged: its pixel data has {actual:,} bytes, but {cols}x{rows} pixels x "
+            f"{spp} sample(s) x {frames} frame(s) at {bits} bits need {expected:,}. The transfer was cut "
+            "short; re-send or re-export it.", reason="damaged_file")
 
 
 def _to_rgb8(arr: np.ndarray, bits: int, photometric: str, where: str) -> np.ndarray:

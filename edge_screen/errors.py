@@ -40,6 +40,11 @@ class BackendUnavailable(EdgeScreenError):
     """An inference backend (runtime) is not installed or cannot run here."""
 
 
+class InferenceError(EdgeScreenError):
+    """A runtime produced unusable output (NaN/inf, wrong shape, probabilities outside 0..1) or
+    failed while running: no verdict may be drawn from it."""
+
+
 class QualityRejected(EdgeScreenError):
     """An image failed the quality gate and was not graded (carries the quality report)."""
 

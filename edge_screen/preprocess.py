@@ -1,9 +1,10 @@
 """Fundus preprocessing: THE one implementation, used by training and by every runtime.
 
-Steps: detect the field of view (FOV: the bright disc on a dark surround), crop a square around
-it (plus a margin, black padding where the square leaves the frame), resize to the model input
-(INTER_AREA when shrinking) and normalise. The returned :class:`Transform` maps pixels both ways,
-and maps a low-resolution heatmap back onto the image.
+A photo becomes a model input in one crop: a square around the field of view (FOV, found on the
+photo's analysis copy by :func:`edge_screen.fundus.detect_fov`), plus a margin, black padding where
+the square leaves the frame, resized to the model input (INTER_AREA when shrinking) and normalised.
+The returned :class:`Transform` maps pixels both ways, and maps a low-resolution heatmap back onto
+the image.
 
 Coordinates are OpenCV pixel-centre coordinates: pixel ``(i, j)`` has its centre at ``x=j, y=i``;
 the image covers ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``.
@@ -18,6 +19,9 @@ import cv2
 import numpy as np
 
 from edge_screen.errors import UsageError
+# The field of view lives in edge_screen.fundus; these names stay importable from here.
+from edge_screen.fundus import (ANALYSIS_SIDE, FOV_WORK_SIDE, AnalysisCopy, FieldOfView,  # noqa: F401
+                                analysis_copy, check_rgb, detect_fov, white_padding)
 
 
 def check_known_fields(cls: type, d: dict, what: str) -> None:
@@ -30,24 +34,6 @@ def check_known_fields(cls: type, d: dict, what: str) -> None:
 
 logger = logging.getLogger(__name__)
 
-#: FOV detection runs on a copy whose longer side is this many pixels (speed; ~1 px precision).
-FOV_WORK_SIDE = 256
-#: Detection acceptance: fraction of the thresholded region inside the fitted circle, ...
-FOV_MIN_INSIDE = 0.90
-#: ... fraction of the circle (within the frame) covered by the region, ...
-FOV_MIN_FILL = 0.50
-#: ... fraction of the circle's rim (in 10-degree bins) supported by edge points.
-FOV_MIN_ARC = 0.30
-#: ... radius relative to the shorter frame side.
-FOV_RADIUS_RANGE = (0.2, 1.2)
-#: ... fitting at least this fraction of the edge points (within 3 median deviations), ...
-FOV_MIN_INLIERS = 0.6
-#: ... reaching at most this far (fraction of the short side) beyond the frame, ...
-FOV_MAX_BEYOND_FRAME = 0.3
-#: ... and at most this ratio of the ellipse axes (1 = circle).
-FOV_MAX_ASPECT = 1.7
-#: A white-padded photo whose disc fits no curve needs a region of at least this frame fraction.
-FOV_MIN_PADDED_AREA = 0.3
 
 _CROPS = ("fov", "none")
 _ORDERS = ("RGB", "BGR")
@@ -80,6 +66,9 @@ class Preprocessing:
             problems.append(f"input_size={self.input_size!r} (valid: an int in 16..4096)")
         if len(self.mean) != 3 or len(self.std) != 3:
             problems.append(f"mean={self.mean}, std={self.std} (valid: 3 values each)")
+        elif not all(np.isfinite(self.mean)) or not all(np.isfinite(self.std)):
+            # inf or NaN would give every image the same tensor, hence the same verdict
+            problems.append(f"mean={self.mean}, std={self.std} (valid: finite numbers)")
         elif min(self.std) <= 0:
             problems.append(f"std={self.std} (valid: all > 0)")
         if self.color_order not in _ORDERS:
@@ -103,22 +92,6 @@ class Preprocessing:
         check_known_fields(cls, d, "preprocessing field")
         return cls(**d)
 
-
-@dataclass(frozen=True)
-class FieldOfView:
-    """The fundus disc, in the coordinates of the image it was detected on.
-
-    ``coverage`` is the fraction of the frame inside the disc (0..1); ``mask_threshold`` the
-    max-channel intensity (0..255) that separated disc from surround. When ``found`` is False,
-    the circle is the letterbox circle of the whole frame.
-    """
-
-    found: bool
-    cx: float
-    cy: float
-    radius: float
-    coverage: float
-    mask_threshold: float
 
 
 @dataclass(frozen=True)
@@ -179,6 +152,9 @@ class Transform:
         if size is not None and tuple(size) != tuple(self.image_size):
             t = self._scaled_xy(size[0] / self.image_size[0], size[1] / self.image_size[1], size)
         width, height = t.image_size
+        fast = _square_of(t)
+        if fast is not None:
+            return _paste_square(m, *fast, width, height)
         s = float(t.input_size)
         h, w = m.shape
         # model-input pixel -> map pixel (pixel-area aligned), composed with image -> input.
@@ -208,247 +184,6 @@ class Preprocessed:
     fov: FieldOfView
 
 
-# --------------------------------------------------------------------------------------------
-def detect_fov(rgb: np.ndarray) -> FieldOfView:
-    """Find the fundus disc (bright, roughly circular) on its dark surround.
-
-    Works on a copy downscaled to :data:`FOV_WORK_SIDE`: threshold the max channel relative to
-    the surround, ignore white padding touching the frame, take the convex hull of the largest
-    region, and fit a circle to the hull's edge points that are not on the frame border (discs
-    clipped at the top and bottom, as in IDRiD, still give their side arcs). When no circle fits,
-    an axis-aligned ellipse is tried (photos resized to a square without keeping the aspect
-    ratio); its larger semi-axis is reported as the radius, so a square crop still holds it.
-
-    Args:
-        rgb: ``(H, W, 3) uint8`` RGB (BGR works the same: only the channel maximum is used).
-
-    Returns:
-        The circle in ``rgb``'s pixel-centre coordinates. ``found=False`` (with the frame's
-        letterbox circle) when no disc-like region exists.
-    """
-    _check_rgb(rgb)
-    height, width = rgb.shape[:2]
-    small, sx, sy = _downscale(rgb, FOV_WORK_SIDE)
-    v, threshold, region = _fov_region(small)
-    not_found = FieldOfView(False, (width - 1) / 2, (height - 1) / 2, max(width, height) / 2,
-                            0.0, threshold)
-    if region is None:
-        return not_found
-    fit = _fit_disc(region, padded=bool(np.any(region & 4)))
-    if fit is None:
-        return not_found
-    cx, cy, r, coverage = fit
-    return FieldOfView(True, (cx + 0.5) / sx - 0.5, (cy + 0.5) / sy - 0.5,
-                       r / float(np.sqrt(sx * sy)), coverage, threshold)
-
-
-def _downscale(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
-    """Shrink so that the longer side is at least ``side`` (about ``side`` to ``2 side``).
-
-    Large images shrink by an integer factor (OpenCV's fast INTER_AREA path: small pixel ``j``
-    covers original pixels ``[j k, (j + 1) k)``); images under ``2 side`` are resized to ``side``.
-    Returns ``(small, sx, sy)`` with ``small`` width / ``rgb`` width (and height).
-    """
-    height, width = rgb.shape[:2]
-    k = max(width, height) // side
-    if k >= 2:
-        ws, hs = width // k, height // k
-        small = cv2.resize(rgb[:hs * k, :ws * k], (ws, hs), interpolation=cv2.INTER_AREA)
-        return small, 1.0 / k, 1.0 / k
-    if max(width, height) <= side:
-        return rgb, 1.0, 1.0
-    f = side / max(width, height)
-    ws, hs = max(1, round(width * f)), max(1, round(height * f))
-    return cv2.resize(rgb, (ws, hs), interpolation=cv2.INTER_AREA), ws / width, hs / height
-
-
-def white_padding(small: np.ndarray) -> np.ndarray:
-    """White letterbox padding (ODIR pads some photos with white up to a square).
-
-    Padding is grey-white pixels that either lie in rows/columns >= 99 % white end to end, or
-    are connected to a corner of the frame. An overexposed disc is white too, but it never
-    reaches a frame corner (the corners of a fundus photo are dark surround) nor fills a row.
-
-    Returns ``(h, w) uint8`` 0/1.
-    """
-    c0, c1, c2 = cv2.split(small)
-    mn = cv2.min(cv2.min(c0, c1), c2)
-    mx = cv2.max(cv2.max(c0, c1), c2)
-    white = ((mn > 200) & (cv2.subtract(mx, mn) < 30)).astype(np.uint8)
-    if not white.any():
-        return white
-    rows = white.mean(axis=1) >= 0.99
-    cols = white.mean(axis=0) >= 0.99
-    pad = white & (rows[:, None] | cols[None, :])
-    _, labels = cv2.connectedComponents(white, connectivity=4)
-    corners = np.unique(labels[[0, 0, -1, -1], [0, -1, 0, -1]])
-    corners = corners[corners > 0]
-    if corners.size:
-        pad |= np.isin(labels, corners)
-    return pad.astype(np.uint8)
-
-
-def _fov_region(small: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None]:
-    """Threshold a (small) image into the candidate disc region.
-
-    Returns:
-        ``(v, threshold, region)``: ``v`` the blurred max channel ``(h, w) uint8``; the threshold
-        used; ``region`` a ``(h, w) uint8`` 0/1 mask of the convex hull of the largest bright
-        component (``None`` if nothing bright), plus the border mask packed in bit 1 (value 2)
-        marking frame border / white padding pixels, and the padding alone in bit 2 (value 4).
-    """
-    c0, c1, c2 = cv2.split(small)
-    v = cv2.GaussianBlur(cv2.max(cv2.max(c0, c1), c2), (3, 3), 0)
-    cdf = np.cumsum(np.bincount(v.ravel(), minlength=256)) / v.size
-    lo, hi = float(np.searchsorted(cdf, 0.01)), float(np.searchsorted(cdf, 0.90))
-    threshold = float(lo + max(3.0, 0.06 * (hi - lo)))
-    fg = (v > threshold).astype(np.uint8)
-    border = np.zeros_like(fg)
-    border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = 1
-    pad = white_padding(small)
-    if pad.any():
-        pad = cv2.dilate(pad, np.ones((5, 5), np.uint8))  # and its JPEG-blurred edge
-        fg[pad > 0] = 0
-        border |= pad
-    # Opening drops thin bright lines (text, frame edges) that would bridge into the hull.
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if n < 2:
-        return v, threshold, None
-    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    if stats[best, cv2.CC_STAT_AREA] < 0.02 * fg.size:
-        return v, threshold, None
-    comp = (labels == best).astype(np.uint8)
-    contours, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
-    region = np.zeros_like(fg)
-    cv2.fillConvexPoly(region, hull, 1)
-    return v, threshold, region | (border << 1) | (pad << 2)
-
-
-def _fit_disc(packed: np.ndarray, *, padded: bool = False
-              ) -> tuple[float, float, float, float] | None:
-    """Robust circle fit to the region's non-border edge; an axis-aligned ellipse when the
-    circle does not fit (ODIR photos were resized to a square, squashing the disc).
-
-    Returns ``(cx, cy, radius, coverage)`` in small-image pixels, radius = the larger semi-axis;
-    None if the region is not disc-like.
-    """
-    region = packed & 1
-    border = (packed >> 1) & 1
-    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    pts = max(contours, key=len).reshape(-1, 2)
-    near_border = cv2.dilate(border, np.ones((3, 3), np.uint8))
-    pts = pts[near_border[pts[:, 1], pts[:, 0]] == 0].astype(np.float64)
-    if len(pts) < 12:
-        return None
-    for model in ("circle", "ellipse"):
-        fit = _robust_fit(pts, model)
-        if fit is not None:
-            accepted = _accept(fit, region, border)
-            if accepted is not None:
-                return accepted
-    if padded and cv2.countNonZero(region) >= FOV_MIN_PADDED_AREA * region.size \
-            and _curved(pts):
-        # The photo was cut and letterboxed on white: one side of the disc is missing, so no
-        # curve fits; the region's bounding box is the best estimate of the field.
-        x, y, bw, bh = cv2.boundingRect(region)
-        logger.debug("FOV from the bounding box of a white-padded region")
-        return (x + (bw - 1) / 2, y + (bh - 1) / 2, max(bw, bh) / 2,
-                cv2.countNonZero(region) / region.size)
-    return None
-
-
-def _curved(pts: np.ndarray) -> bool:
-    """True when the points bow away from their best straight line (an arc, not an edge)."""
-    centred = pts - pts.mean(axis=0)
-    _, sv, _ = np.linalg.svd(centred, full_matrices=False)
-    return bool(sv[1] / max(sv[0], 1e-9) > 0.15)
-
-
-def _robust_fit(pts: np.ndarray, model: str) -> tuple[float, float, float, float, np.ndarray] | None:
-    """Iteratively trimmed algebraic fit; ``(cx, cy, a, b, inlier_points)``."""
-    keep = np.ones(len(pts), bool)
-    fit = None
-    for _ in range(5):
-        fit = _kasa(pts[keep]) if model == "circle" else _axis_ellipse(pts[keep])
-        if fit is None:
-            return None
-        cx, cy, a, b = fit
-        rho = np.hypot((pts[:, 0] - cx) / a, (pts[:, 1] - cy) / b)
-        d = np.abs(rho - 1.0) * (0.5 * (a + b))
-        tol = max(1.5, 3.0 * float(np.median(d[keep])))
-        new = d < tol
-        if new.sum() < 12 or np.array_equal(new, keep):
-            break
-        keep = new
-    logger.debug("%s fit (%.1f, %.1f) axes %.1f/%.1f from %d/%d points", model, *fit,
-                 keep.sum(), len(keep))
-    if keep.mean() < FOV_MIN_INLIERS:
-        return None
-    return (*fit, pts[keep])
-
-
-def _accept(fit: tuple, region: np.ndarray, border: np.ndarray
-            ) -> tuple[float, float, float, float] | None:
-    cx, cy, a, b, inliers = fit
-    h, w = region.shape
-    short = min(h, w)
-    r = max(a, b)
-    if not (FOV_RADIUS_RANGE[0] * short <= min(a, b) and r <= FOV_RADIUS_RANGE[1] * short
-            and max(a, b) / min(a, b) <= FOV_MAX_ASPECT):
-        return None
-    # The disc may be clipped by the frame (IDRiD: ~12 % of the short side at top and bottom),
-    # but a fit reaching far beyond it comes from a one-sided arc.
-    reach = FOV_MAX_BEYOND_FRAME * short
-    if min(cx - a, cy - b) < -reach or cx + a > w - 1 + reach or cy + b > h - 1 + reach:
-        logger.debug("FOV rejected: disc reaches beyond the frame by more than %.0f px", reach)
-        return None
-    ang = np.arctan2((inliers[:, 1] - cy) / b, (inliers[:, 0] - cx) / a)
-    arc = len(np.unique(((ang + np.pi) * (36 / (2 * np.pi))).astype(int))) / 36
-    disc = np.zeros_like(region)
-    cv2.ellipse(disc, (round(cx * 16), round(cy * 16)), (round(a * 16), round(b * 16)), 0, 0, 360,
-                1, -1, cv2.LINE_8, 4)
-    inter = cv2.countNonZero(disc & region)
-    # A dark side of the disc may fall below the threshold (region = part of the disc), so ask
-    # that the region lie inside the disc and fill a good part of it, not that they match.
-    inside = inter / max(1, cv2.countNonZero(region))
-    fill = inter / max(1, cv2.countNonZero(disc & (1 - border)))
-    ok = arc >= FOV_MIN_ARC and inside >= FOV_MIN_INSIDE and fill >= FOV_MIN_FILL
-    logger.debug("FOV %s: arc %.2f, inside %.2f, fill %.2f", "accepted" if ok else "rejected",
-                 arc, inside, fill)
-    if not ok:
-        return None
-    return cx, cy, r, cv2.countNonZero(disc) / disc.size
-
-
-def _kasa(p: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Algebraic least-squares circle (Kasa) through points ``(N, 2)``: ``(cx, cy, r, r)``."""
-    x, y = p[:, 0], p[:, 1]
-    sol, *_ = np.linalg.lstsq(np.column_stack([x, y, np.ones_like(x)]), x * x + y * y, rcond=None)
-    cx, cy = sol[0] / 2, sol[1] / 2
-    r2 = sol[2] + cx * cx + cy * cy
-    if r2 <= 1.0:
-        return None
-    r = float(np.sqrt(r2))
-    return float(cx), float(cy), r, r
-
-
-def _axis_ellipse(p: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Least-squares axis-aligned ellipse ``x^2 + beta y^2 + D x + E y + F = 0``:
-    ``(cx, cy, a, b)``."""
-    x, y = p[:, 0], p[:, 1]
-    sol, *_ = np.linalg.lstsq(np.column_stack([y * y, x, y, np.ones_like(x)]), -x * x, rcond=None)
-    beta, d, e, f = sol
-    if beta <= 0:
-        return None
-    cx, cy = -d / 2, -e / (2 * beta)
-    a2 = cx * cx + beta * cy * cy - f
-    if a2 <= 1.0:
-        return None
-    return float(cx), float(cy), float(np.sqrt(a2)), float(np.sqrt(a2 / beta))
-
-
 def crop_image(rgb: np.ndarray, prep: Preprocessing, *,
                fov: FieldOfView | None = None) -> tuple[np.ndarray, Transform, FieldOfView]:
     """Square crop around the disc (or the letterboxed frame), resized to ``prep.input_size``.
@@ -462,7 +197,7 @@ def crop_image(rgb: np.ndarray, prep: Preprocessing, *,
         ``(crop (S, S, 3) uint8 RGB, transform, fov)``. With ``crop="fov"`` and no disc found, the
         whole image is letterboxed (black bars).
     """
-    _check_rgb(rgb)
+    check_rgb(rgb)
     height, width = rgb.shape[:2]
     if fov is None:
         fov = detect_fov(rgb) if prep.crop == "fov" else FieldOfView(
@@ -497,13 +232,15 @@ def normalize(crop_uint8_rgb: np.ndarray, prep: Preprocessing) -> np.ndarray:
     if crop_uint8_rgb.ndim != 3 or crop_uint8_rgb.shape[2] != 3 or crop_uint8_rgb.dtype != np.uint8:
         raise UsageError(f"normalize needs (S, S, 3) uint8 RGB, got {crop_uint8_rgb.shape} "
                          f"{crop_uint8_rgb.dtype}")
-    chw = np.transpose(crop_uint8_rgb, (2, 0, 1))
-    mean, std = np.array(prep.mean, np.float32), np.array(prep.std, np.float32)
+    planes = cv2.split(crop_uint8_rgb)  # contiguous channel planes (a strided CHW view is ~10x slower)
     if prep.color_order == "BGR":
-        chw = chw[::-1]  # mean/std are given in the tensor's channel order
-    out = chw.astype(np.float32)
-    out *= (1.0 / (255.0 * std))[:, None, None]
-    out -= (mean / std)[:, None, None]
+        planes = planes[::-1]  # mean/std are given in the tensor's channel order
+    mean, std = np.array(prep.mean, np.float32), np.array(prep.std, np.float32)
+    scale, shift = (1.0 / (255.0 * std)).astype(np.float32), (mean / std).astype(np.float32)
+    out = np.empty((3, *crop_uint8_rgb.shape[:2]), np.float32)
+    for c, plane in enumerate(planes):
+        np.multiply(plane, scale[c], out=out[c], dtype=np.float32)
+        out[c] -= shift[c]
     return out
 
 
@@ -521,13 +258,35 @@ def preprocess(rgb: np.ndarray, prep: Preprocessing, *,
 
 
 # --------------------------------------------------------------------------------------------
-def _check_rgb(rgb: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 \
-            or rgb.dtype != np.uint8:
-        shape = getattr(rgb, "shape", None)
-        dtype = getattr(rgb, "dtype", type(rgb).__name__)
-        raise UsageError(f"expected an (H, W, 3) uint8 RGB array, got shape {shape} {dtype}; "
-                         "load images with edge_screen.imageio.load_image")
+def _square_of(t: Transform) -> tuple[int, int, int] | None:
+    """``(x0, y0, n)`` when ``t`` is an integer square crop ``[x0, x0 + n)^2`` of the image (every
+    transform :func:`crop_image` makes, at the image's own size); None otherwise."""
+    m = t.matrix
+    if m[0, 1] != 0 or m[1, 0] != 0 or m[0, 0] != m[1, 1] or m[0, 0] <= 0:
+        return None
+    s = float(m[0, 0])
+    n, x0, y0 = t.input_size / s, 0.5 - (m[0, 2] + 0.5) / s, 0.5 - (m[1, 2] + 0.5) / s
+    r = [round(v) for v in (x0, y0, n)]
+    if any(abs(v - q) > 1e-6 for v, q in zip((x0, y0, n), r)) or r[2] < 1:
+        return None
+    return r[0], r[1], r[2]
+
+
+def _paste_square(m: np.ndarray, x0: int, y0: int, n: int, width: int, height: int) -> np.ndarray:
+    """The map stretched over the square ``[x0, x0 + n)^2`` (bilinear, pixel-area aligned: what
+    the general warp computes for such a crop, by a separable resize of the part inside the frame), 0 elsewhere."""
+    out = np.zeros((height, width), np.float32)
+    xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + n, width), min(y0 + n, height)
+    if xb <= xa or yb <= ya:
+        return out
+    h, w = m.shape
+    # resize maps destination pixel d to source (d + 0.5) * w / n - 0.5; the square starts at x0
+    if (xa, ya, xb, yb) == (x0, y0, x0 + n, y0 + n):
+        out[ya:yb, xa:xb] = cv2.resize(m, (n, n), interpolation=cv2.INTER_LINEAR)
+        return out
+    big = cv2.resize(m, (n, n), interpolation=cv2.INTER_LINEAR)
+    out[ya:yb, xa:xb] = big[ya - y0:yb - y0, xa - x0:xb - x0]
+    return out
 
 
 def _padded_square(rgb: np.ndarray, x0: int, y0: int, n: int) -> np.ndarray:

@@ -1,9 +1,11 @@
 """Image quality gate: is this a gradable fundus photograph?
 
-Every measure is taken on a *normalised view*: the field of view (FOV) cropped and resized so that
-the disc is :data:`VIEW_DIAMETER` pixels across, which makes them independent of the camera's
-resolution. Thresholds are data (``edge_screen/data/quality_thresholds.json``, chosen from the
-measured distribution on the 1,309 dev photos with a margin; a bundle may override them).
+Every measure is taken on the photo's one small analysis copy (:func:`edge_screen.fundus.analysis_copy`,
+the copy the field of view was found on), inside the disc, and at scales relative to the disc's
+diameter (the focus measure's Gaussian, the rim that is left out), which makes the measures
+independent of the camera's resolution. Nothing here resizes or crops the photo again. Thresholds
+are data (``edge_screen/data/quality_thresholds.json``, chosen from the measured distribution on the
+1,309 dev photos with a margin; a bundle may override them).
 
 Reasons (codes), in the order they are checked:
 
@@ -14,9 +16,9 @@ Reasons (codes), in the order they are checked:
 * ``too_dark`` / ``too_bright`` -- exposure inside the FOV (mean max-channel brightness; mean
   luminance and the fraction clipped white);
 * ``low_contrast`` -- spread of the green channel (vessels, disc, macula) relative to its mean;
-* ``blurred`` -- variance of the scale-normalised Laplacian of Gaussian (sigma 1.5 px) of the
-  green channel in the central 75 % of the normalised view, in grey levels^2 (resolution-free
-  because the view has a fixed diameter).
+* ``blurred`` -- variance of the scale-normalised Laplacian of Gaussian of the green channel in the
+  central 75 % of the disc, in grey levels^2, at sigma = :data:`FOCUS_SIGMA` / :data:`VIEW_DIAMETER`
+  of the disc's diameter (1.5 px when the disc is 256 px across; resolution-free).
 
 The dev set holds hazy (cataract) and washed-out photos that must still be graded, so the
 contrast, focus and overexposure limits sit below the haziest of them: the gate rejects grossly
@@ -29,25 +31,31 @@ import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge_screen.errors import UsageError
-from edge_screen.preprocess import (FieldOfView, Preprocessing, _downscale, check_known_fields, crop_image, detect_fov,
-                                    white_padding)
+from edge_screen.fundus import AnalysisCopy, FieldOfView, analysis_copy, detect_fov
+from edge_screen.preprocess import check_known_fields
 
 logger = logging.getLogger(__name__)
 
-#: Disc diameter of the normalised view, pixels.
+#: Reference disc diameter, pixels: scales below are given for a disc this many pixels across and
+#: scaled to the disc's diameter in the analysis copy (the thresholds were chosen at this scale).
 VIEW_DIAMETER = 256
-#: Scale of the focus measure, pixels of the normalised view.
+#: Scale of the focus measure, pixels at :data:`VIEW_DIAMETER`.
 FOCUS_SIGMA = 1.5
+#: Contrast and focus leave out this wide a band inside the disc's rim (vignetting, the disc
+#: edge), pixels at :data:`VIEW_DIAMETER`.
+RIM_BAND = 7
 #: Focus is measured within this fraction of the disc radius (a blurred rim and field stop
 #: would otherwise still show strong edges).
 CORE_RADIUS = 0.75
+#: The surround is measured beyond this multiple of the disc radius.
+SURROUND_RADIUS = 1.08
 DEFAULT_THRESHOLDS_PATH = Path(__file__).with_name("data") / "quality_thresholds.json"
 
 REASONS = ("fov_not_found", "fov_too_small", "not_fundus", "too_dark", "too_bright",
@@ -87,6 +95,20 @@ class QualityThresholds:
     min_contrast: float = 0.02
     min_focus: float = 0.5
 
+    def __post_init__(self) -> None:
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            lo, hi = _THRESHOLD_RANGES.get(f.name, (0.0, math.inf))
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                problems.append(f"{f.name}={value!r} (valid: a number in {lo:g}..{hi:g})")
+            elif not (math.isfinite(float(value)) and lo <= float(value) <= hi):
+                problems.append(f"{f.name}={value!r} (valid: {lo:g}..{hi:g})")
+            else:
+                object.__setattr__(self, f.name, float(value))
+        if problems:
+            raise UsageError("invalid quality threshold(s): " + "; ".join(problems))
+
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> QualityThresholds:
         """Read thresholds from JSON (default: the packaged ``quality_thresholds.json``).
@@ -103,11 +125,18 @@ class QualityThresholds:
 
     @classmethod
     def from_dict(cls, d: dict) -> QualityThresholds:
+        """From JSON: unknown keys, non-numbers and values out of range are a UsageError."""
+        if not isinstance(d, dict):
+            raise UsageError(f"quality thresholds must be an object {{name: number}}, got {d!r}")
         check_known_fields(cls, d, "quality threshold")
-        try:
-            return cls(**{k: float(v) for k, v in d.items()})
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"quality thresholds must be numbers: {exc}") from exc
+        return cls(**d)
+
+    def with_overrides(self, overrides: dict) -> QualityThresholds:
+        """These thresholds with some replaced (a bundle's ``quality`` block); validated like :meth:`from_dict`."""
+        if not isinstance(overrides, dict):
+            raise UsageError(f"quality overrides must be an object {{name: number}}, got {overrides!r}")
+        check_known_fields(type(self), overrides, "quality threshold")
+        return type(self)(**{**asdict(self), **overrides})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -136,6 +165,20 @@ class QualityReport:
                             for k, v in self.metrics.items()}}
 
 
+#: Valid range of each threshold (fractions 0..1, 8-bit levels 0..255; the rest non-negative).
+_THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
+    "min_fov_coverage": (0.0, 1.0),
+    "max_surround_brightness": (0.0, 255.0),
+    "max_surround_ratio": (0.0, 10.0),
+    "max_blue_fraction": (0.0, 1.0),
+    "min_warm_fraction": (0.0, 1.0),
+    "min_brightness": (0.0, 255.0),
+    "max_luminance": (0.0, 255.0),
+    "max_white_fraction": (0.0, 1.0),
+    "min_contrast": (0.0, 10.0),
+    "min_focus": (0.0, 1e6),
+}
+
 _DEFAULT: QualityThresholds | None = None
 
 
@@ -147,23 +190,26 @@ def default_thresholds() -> QualityThresholds:
     return _DEFAULT
 
 
-def assess_quality(rgb: np.ndarray, *, fov: FieldOfView | None = None,
+def assess_quality(image: np.ndarray | AnalysisCopy, *, fov: FieldOfView | None = None,
                    thresholds: QualityThresholds | None = None) -> QualityReport:
-    """Check that ``rgb`` is a gradable fundus photograph.
+    """Check that a photo is gradable.
 
     Args:
-        rgb: ``(H, W, 3) uint8`` RGB (any resolution; a reduced decode is fine).
-        fov: the field of view already detected on ``rgb`` (else it is detected here).
+        image: the photo's :class:`~edge_screen.fundus.AnalysisCopy` (the Screener passes the one it
+            found the field of view on), or the photo itself as ``(H, W, 3) uint8`` RGB (any
+            resolution; its analysis copy is made here).
+        fov: the field of view in the photo's coordinates (else it is detected here).
         thresholds: limits; default :func:`default_thresholds`.
     """
     th = thresholds if thresholds is not None else default_thresholds()
+    view = image if isinstance(image, AnalysisCopy) else analysis_copy(image)
     if fov is None:
-        fov = detect_fov(rgb)
+        fov = detect_fov(view)
     if not fov.found:
         return QualityReport(False, ("fov_not_found",), (
             "no fundus field of view found (no bright round disc on a dark surround); is this a "
             "fundus photograph?",), {"fov_found": 0.0})
-    m = measure(rgb, fov)
+    m = measure(view, fov)
     checks = [
         ("fov_too_small", m["fov_coverage"] < th.min_fov_coverage,
          f"the fundus disc covers {m['fov_coverage']:.0%} of the frame, below the minimum "
@@ -206,99 +252,83 @@ def assess_quality(rgb: np.ndarray, *, fov: FieldOfView | None = None,
     return QualityReport(not reasons, tuple(reasons), tuple(messages), m)
 
 
-def measure(rgb: np.ndarray, fov: FieldOfView) -> dict[str, float]:
-    """All quality measures for an image whose disc was found (see module docs).
+def measure(image: np.ndarray | AnalysisCopy, fov: FieldOfView) -> dict[str, float]:
+    """All quality measures for a photo whose disc was found (see module docs).
+
+    Args:
+        image: the photo's analysis copy, or the photo (``(H, W, 3) uint8`` RGB).
+        fov: the disc, in the photo's coordinates.
 
     Returns:
-        dict of floats: ``fov_found``, ``fov_coverage``, ``fov_radius_px`` (in ``rgb``),
+        dict of floats: ``fov_found``, ``fov_coverage``, ``fov_radius_px`` (in the photo),
         ``surround_brightness``, ``surround_ratio`` (NaN when no surround is visible),
         ``blue_fraction``, ``warm_fraction``, ``brightness``, ``luminance``, ``white_fraction``, ``contrast``,
         ``focus``.
     """
-    view, mask = _normalised_view(rgb, fov)
-    r, g, b = (c.astype(np.float32) for c in cv2.split(view))
-    v = np.maximum(np.maximum(r, g), b)
+    view = image if isinstance(image, AnalysisCopy) else analysis_copy(image)
+    disc = view.to_analysis(fov)
+    v = view.max_channel
+    h, w = v.shape
+    scale = 2.0 * disc.radius / VIEW_DIAMETER  # analysis pixels per pixel of the reference disc
+    yy, xx = np.ogrid[0:h, 0:w]
+    d2 = ((xx - disc.cx) ** 2).astype(np.float32) + ((yy - disc.cy) ** 2).astype(np.float32)
+    # Ellipse-shaped discs (squashed photos) leave dark crescents inside the circle: skip them.
+    mask = ((d2 <= (disc.radius * (1.0 - 1.0 / 128)) ** 2) & (v > fov.mask_threshold)).astype(np.uint8)
     inside = mask > 0
+    if not inside.any():
+        inside = d2 <= disc.radius ** 2
     n_in = max(1, int(np.count_nonzero(inside)))
-    brightness = float(v[inside].mean())
-    gi = g[inside]
-    g_mean = float(gi.mean())
-    rgb_sum = float(r[inside].sum() + gi.sum() + b[inside].sum())
+    r, g, b = (c[inside].astype(np.float32) for c in cv2.split(view.rgb))
+    vi = v[inside].astype(np.float32)
+    brightness = float(vi.mean())
+    rgb_sum = float(r.sum() + g.sum() + b.sum())
     # "Warm" hue: blue is the weakest channel (retina: red/orange/yellow; some cameras green).
-    lit = inside & (v > 16)
+    lit = vi > 16
     warm = float(np.count_nonzero(lit & (b <= np.minimum(r, g) + 8)) / max(1, np.count_nonzero(lit)))
-    # The rim (vignetting, the disc edge) would dominate both contrast and focus: stay inside.
-    inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)))
-    core = inner.copy()
-    cv2.circle(core, (VIEW_DIAMETER // 2, VIEW_DIAMETER // 2), VIEW_DIAMETER, 0,
-               thickness=2 * VIEW_DIAMETER - round(CORE_RADIUS * VIEW_DIAMETER))
-    inner, core = inner > 0, core > 0
+    # The rim (vignetting, the disc edge) would dominate both contrast and focus: stay inside. The
+    # frame edge counts as rim too (BORDER_CONSTANT 0), as for a disc clipped by the frame.
+    k = 2 * max(1, round(RIM_BAND * scale)) + 1
+    inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)),
+                      borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    core = inner & (d2 < (CORE_RADIUS * disc.radius) ** 2)
     if not core.any():
         inner = core = inside
-    gn, gc = g[inner], g[core]
-    # Laplacian of Gaussian at sigma = FOCUS_SIGMA px of the normalised view, scale-normalised
-    # (sigma^2 LoG), variance in grey levels^2. Not divided by the mean^2: that turned the 8-bit
-    # quantisation noise of dark, defocused photos into apparent detail.
-    lap = cv2.Laplacian(cv2.GaussianBlur(g, (0, 0), FOCUS_SIGMA), cv2.CV_32F, ksize=3)
-    focus = float(lap[core].var() * FOCUS_SIGMA ** 4)
-    surround, ratio = _surround(rgb, fov, brightness)
+    green = view.rgb[..., 1].astype(np.float32)
+    gn = green[inner]
+    # Laplacian of Gaussian at sigma = FOCUS_SIGMA px of the reference disc, scale-normalised
+    # (sigma^2 LoG: the same value for the same photo at any resolution), variance in grey
+    # levels^2. Not divided by the mean^2: that turned the 8-bit quantisation noise of dark,
+    # defocused photos into apparent detail.
+    sigma = FOCUS_SIGMA * scale
+    lap = cv2.Laplacian(cv2.GaussianBlur(green, (0, 0), sigma), cv2.CV_32F, ksize=3)
+    focus = float(lap[core].var() * sigma ** 4)
+    surround, ratio = _surround(view, disc, d2, brightness)
     return {
         "fov_found": 1.0,
         "fov_coverage": float(fov.coverage),
         "fov_radius_px": float(fov.radius),
         "surround_brightness": surround,
         "surround_ratio": ratio,
-        "blue_fraction": float(b[inside].sum() / max(rgb_sum, 1.0)),
+        "blue_fraction": float(b.sum() / max(rgb_sum, 1.0)),
         "warm_fraction": warm,
         "brightness": brightness,
-        "luminance": float((0.299 * r[inside] + 0.587 * gi + 0.114 * b[inside]).mean()),
-        "white_fraction": float(np.count_nonzero(inside & (np.minimum(np.minimum(r, g), b) >= 245))
-                                / n_in),
+        "luminance": float((0.299 * r + 0.587 * g + 0.114 * b).mean()),
+        "white_fraction": float(np.count_nonzero(np.minimum(np.minimum(r, g), b) >= 245) / n_in),
         "contrast": float(gn.std() / max(float(gn.mean()), 1.0)),
         "focus": focus,
     }
 
 
-def _normalised_view(rgb: np.ndarray, fov: FieldOfView) -> tuple[np.ndarray, np.ndarray]:
-    """The disc resized to ``VIEW_DIAMETER`` px across and its mask (disc and inside the frame).
-
-    Returns ``(view (D, D, 3) uint8 RGB, mask (D, D) uint8 0/1)``.
-    """
-    d = VIEW_DIAMETER
-    # Shrink big images by an integer factor first: cropping a 12 MP frame costs more than this.
-    k = int(2 * fov.radius // d)
-    if k >= 2:
-        small, sx, _ = _downscale(rgb, max(rgb.shape[:2]) // k)
-        fov = FieldOfView(fov.found, (fov.cx + 0.5) * sx - 0.5, (fov.cy + 0.5) * sx - 0.5,
-                          fov.radius * sx, fov.coverage, fov.mask_threshold)
-        rgb = small
-    prep = Preprocessing(input_size=d, fov_margin=0.0, crop="fov")
-    view, transform, _ = crop_image(rgb, prep, fov=fov)
-    h, w = rgb.shape[:2]
-    frame = np.ones((h, w), np.uint8)
-    in_frame = cv2.warpAffine(frame, transform.matrix, (d, d), flags=cv2.INTER_NEAREST,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    disc = np.zeros((d, d), np.uint8)
-    cv2.circle(disc, (d // 2, d // 2), d // 2 - 1, 1, -1)
-    # Ellipse-shaped discs (squashed photos) leave black crescents inside the circle: skip them.
-    vmax = cv2.max(cv2.max(view[..., 0], view[..., 1]), view[..., 2])
-    lit = (vmax > fov.mask_threshold).astype(np.uint8)
-    return view, disc & in_frame & lit
-
-
-def _surround(rgb: np.ndarray, fov: FieldOfView, inside: float) -> tuple[float, float]:
-    """Mean max-channel outside the disc (a ring beyond 1.08 r, within the frame, excluding
-    white padding) and its ratio to ``inside``; NaN when less than 2 % of the frame is there."""
-    small, sx, sy = _downscale(rgb, 128)
-    h, w = small.shape[:2]
-    cx, cy, r = (fov.cx + 0.5) * sx - 0.5, (fov.cy + 0.5) * sy - 0.5, fov.radius * sx
-    yy, xx = np.ogrid[0:h, 0:w]
-    out = ((xx - cx) ** 2 + (yy - cy) ** 2) > (1.08 * r) ** 2
-    mx = small.max(axis=2)
-    pad = white_padding(small)  # white letterbox bands are not surround ...
-    out &= cv2.dilate(pad, np.ones((5, 5), np.uint8)) == 0  # ... nor their JPEG-blurred edge
+def _surround(view: AnalysisCopy, disc: FieldOfView, d2: np.ndarray, inside: float) -> tuple[float, float]:
+    """Mean max-channel outside the disc (beyond :data:`SURROUND_RADIUS` r, excluding white padding)
+    and its ratio to ``inside``; NaN when less than 2 % of the frame is there."""
+    out = d2 > (SURROUND_RADIUS * disc.radius) ** 2
+    pad = view.padding  # white letterbox bands are not surround ...
+    if pad.any():  # ... nor their JPEG-blurred edge
+        k = 2 * max(1, round(max(pad.shape) / 64)) + 1
+        out &= cv2.dilate(pad, np.ones((k, k), np.uint8)) == 0
     if np.count_nonzero(out) < 0.02 * out.size:
         return float("nan"), float("nan")
-    level = float(mx[out].mean())
+    level = float(view.max_channel[out].mean())
     # The floor keeps a dark photo's faint surround noise from looking like a lit surround.
     return level, level / max(inside, 64.0)

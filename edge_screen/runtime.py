@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from edge_screen.errors import BackendUnavailable, BundleError, UsageError
+from edge_screen.errors import BackendUnavailable, BundleError, InferenceError, UsageError
 
 if TYPE_CHECKING:
     from edge_screen.bundle import Bundle, ModelEntry
@@ -112,10 +112,31 @@ class Runtime(ABC):
             raise UsageError(f"runtime input must be an array of shape (B, 3, {size}, {size}), got {got}")
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         probs, heat = self._run(batch)
-        probs = np.asarray(probs, dtype=np.float32).reshape(batch.shape[0], -1)
+        return self._checked(batch.shape[0], probs, heat)
+
+    def _checked(self, n: int, probs: object, heat: object) -> tuple[np.ndarray, np.ndarray]:
+        """Refuse output no verdict may be drawn from: NaN or inf (``p >= threshold`` is False for
+        NaN, which would read as "normal"), the wrong shape, or probabilities outside 0..1."""
+        what = f"{self.name}/{self.precision} model of bundle {self.bundle.name!r}"
+        probs = np.asarray(probs, dtype=np.float32)
         heat = np.asarray(heat, dtype=np.float32)
         if heat.ndim == 4 and heat.shape[1] == 1:
             heat = heat[:, 0]
+        if probs.shape != (n, 2) or heat.ndim != 3 or heat.shape[0] != n:
+            raise InferenceError(
+                f"the {what} returned probabilities of shape {probs.shape} and a heatmap of shape "
+                f"{heat.shape} for {n} image(s); expected ({n}, 2) and ({n}, h, w). The model does not "
+                "follow the I/O contract: re-export the bundle")
+        bad = ~(np.isfinite(probs).all(axis=1) & np.isfinite(heat).reshape(n, -1).all(axis=1))
+        if bad.any():
+            raise InferenceError(
+                f"the {what} returned NaN or infinite values for {int(bad.sum())} of {n} image(s); no "
+                "verdict can be given. The model file or the runtime is broken: run `edge-screen info`, "
+                "or choose another --backend/--precision")
+        if (probs < -1e-4).any() or (probs > 1.0 + 1e-4).any():
+            raise InferenceError(
+                f"the {what} returned probabilities outside 0..1 (min {float(probs.min()):.3g}, max "
+                f"{float(probs.max()):.3g}); the model's output is not a softmax: re-export the bundle")
         return probs, heat
 
     def describe(self) -> dict:

@@ -68,6 +68,12 @@ class OnnxRuntime(Runtime):
         if threads is not None:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        # ORT's pool threads spin between operators by default. When other threads want the CPU (the
+        # Screener's decode workers, other processes) the spinning waiter holds a core the worker it waits
+        # for needs: measured on a shared 2-vCPU EPYC, INT8 @384 with 2 threads took 68.6 ms spinning and
+        # 12.3 ms without (interleaved rounds, benchmarks/results/cpu-epyc-zen5-2c/NOTES.md).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
         path = bundle.path(entry.files["model"])
         try:
             self._session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)

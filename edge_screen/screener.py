@@ -1,16 +1,36 @@
-"""Screen fundus photos: decode -> field of view -> quality gate -> preprocess -> model -> verdict + heatmap.
+"""Screen fundus photos: one image from decode to verdict, in the order it happens.
 
-Images that fail the quality gate come back ``ungradable`` with the measured reasons and are never
-sent to the model: a verdict on a photo the model cannot read is worse than none.
+``Screener._prepare`` and ``Screener._finish`` are the whole trip of one photo:
+
+1. ``decode``: :func:`~edge_screen.imageio.load_image` with the bundle's input size, so a large JPEG
+   is decoded by libjpeg-turbo at the reduced DCT scale that size allows (strict mode: a damaged
+   file is an error, never a verdict).
+2. ``fov``: ONE small analysis copy (:func:`~edge_screen.fundus.analysis_copy`) and the fundus disc
+   found on it (:func:`~edge_screen.fundus.detect_fov`).
+3. ``quality``: the gate (:func:`~edge_screen.quality.assess_quality`) on the same copy. A photo that
+   fails it comes back ``ungradable`` with the measured reasons and is never sent to the model: a
+   verdict on a photo the model cannot read is worse than none.
+4. ``preprocess``: one crop + resize from the decoded image (:func:`~edge_screen.preprocess.crop_image`)
+   and :func:`~edge_screen.preprocess.normalize`.
+5. inference, per batch (:meth:`Screener._run_batch`; a broken batch fails its images, not the stream).
+6. the verdict, ``P(abnormal) >= threshold`` (:meth:`Screener._finish`).
+7. the heatmap, only when asked for: the model's CAM is kept, and mapped onto the decoded image
+   (:attr:`ScreenResult.image_heatmap`) or a display copy (:meth:`ScreenResult.display`) on first use.
+
+:meth:`Screener.screen_many` runs steps 1-4 of the next images in a small thread pool while the model
+runs the current batch (libjpeg-turbo, OpenCV and the runtimes release the GIL), holding at most two
+batches of prepared images, and yields results in input order.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
+import math
 import os
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
@@ -18,34 +38,69 @@ import cv2
 import numpy as np
 
 from edge_screen.bundle import Bundle, default_bundle_path, load_bundle
-from edge_screen.errors import BundleError, EdgeScreenError, UsageError
+from edge_screen.errors import BundleError, EdgeScreenError, InferenceError, UsageError
+from edge_screen.fundus import FieldOfView, analysis_copy, detect_fov
 from edge_screen.imageio import LoadedImage, load_image
-from edge_screen.preprocess import Preprocessed, Transform, detect_fov, preprocess
+from edge_screen.preprocess import Transform, crop_image, normalize
 from edge_screen.quality import QualityReport, QualityThresholds, assess_quality
 from edge_screen.runtime import Runtime, create_runtime
 from edge_screen.selfcheck import Selection
 
 log = logging.getLogger(__name__)
 
-STAGES = ("decode", "preprocess", "quality", "inference", "heatmap", "total")
+#: Per-image stages in ``ScreenResult.timings_ms`` (ms, measured on that image). The model runs per
+#: batch: its time is ``ScreenResult.batch.inference_ms``, for the whole batch.
+STAGES = ("decode", "fov", "quality", "preprocess", "total")
+#: Longest side of :meth:`ScreenResult.display` by default (what an app's image pane shows).
+DISPLAY_MAX_SIDE = 1000
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """The inference batch an image was screened in: ``size`` images, this one at ``index``;
+    ``inference_ms`` is the wall time of the model on the WHOLE batch (not a per-image figure)."""
+
+    size: int
+    index: int
+    inference_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": self.size, "index": self.index, "inference_ms": round(float(self.inference_ms), 3)}
+
+
+@dataclass(frozen=True)
+class DisplayCopy:
+    """A screened photo at display size (see :meth:`ScreenResult.display`).
+
+    ``rgb``: (h, w, 3) uint8 RGB; ``heatmap``: (h, w) float32 0..1 or None; ``fov``: the disc in
+    ``rgb``'s coordinates (for masking the heatmap); ``scale``: ``rgb`` width / decoded width.
+    """
+
+    rgb: np.ndarray
+    heatmap: np.ndarray | None
+    fov: FieldOfView | None
+    scale: float
 
 
 @dataclass(frozen=True)
 class ScreenResult:
     """The outcome for one image.
 
-    ``image``: the decoded (H', W', 3) uint8 RGB, possibly reduced from the stored image
-    (see ``scale``). ``image_heatmap``: (H', W') float32 0..1 aligned with ``image`` (what an
-    overlay wants), or None (ungradable, or heatmap=False). ``heatmap``: the same map over the
-    ORIGINAL image (``original_size``), computed on first access: for a 12 MP photo that is a
-    49 MB array, so display code should use ``image_heatmap`` or :meth:`heatmap_for`.
-    ``cam``: the model's own (h, w) map over the model input; ``transform`` maps it back.
+    ``image``: the decoded (H', W', 3) uint8 RGB, possibly reduced from the stored image (see
+    ``scale``): use it for display instead of decoding the file again. ``fov``: the fundus disc in
+    ``image``'s coordinates (None when the gate stopped before it was found). ``cam``: the model's
+    own (h, w) map over the model input, and ``transform`` its way back onto the image; the mapped
+    maps are computed on first access only: ``image_heatmap`` over ``image``, :meth:`display` at
+    display size, :meth:`heatmap_for` at any size, ``heatmap`` over the ORIGINAL image (for a 12 MP
+    photo a 49 MB array; display code should not use it). ``timings_ms``: this image's own stages
+    (:data:`STAGES`); ``total`` is its latency, from the start of its decoding to its verdict (in a
+    pipelined batch this includes waiting for the batch). ``batch``: the inference batch, or None
+    when the image never reached the model.
     """
 
     verdict: str
     probability: float | None
     threshold: float
-    image_heatmap: np.ndarray | None
     quality: QualityReport
     backend: str
     precision: str
@@ -57,6 +112,13 @@ class ScreenResult:
     scale: float = 1.0  # image width / original width
     cam: np.ndarray | None = None
     transform: Transform | None = None
+    fov: FieldOfView | None = None
+    batch: BatchInfo | None = None
+
+    @functools.cached_property
+    def image_heatmap(self) -> np.ndarray | None:
+        """(H', W') float32 0..1 aligned with ``image`` (what an overlay of ``image`` wants), or None."""
+        return self.heatmap_for(self.image.shape[1::-1])
 
     @functools.cached_property
     def heatmap(self) -> np.ndarray | None:
@@ -73,6 +135,20 @@ class ScreenResult:
             return None
         return self.transform.map_to_image(self.cam, size=tuple(size)).astype(np.float32, copy=False)
 
+    def display(self, max_side: int = DISPLAY_MAX_SIDE) -> DisplayCopy:
+        """The decoded image shrunk (INTER_AREA) so its longer side is at most ``max_side``, with the
+        heatmap at that size (the map over ``image``, resized; no original-size map is made) and the FOV."""
+        h, w = self.image.shape[:2]
+        s = min(1.0, max_side / max(h, w))
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        rgb = self.image if s == 1.0 else cv2.resize(self.image, size, interpolation=cv2.INTER_AREA)
+        sx, sy = size[0] / w, size[1] / h
+        fov = None if self.fov is None else self.fov.scaled(sx, sy)
+        heat = self.image_heatmap
+        if heat is not None and s != 1.0:
+            heat = cv2.resize(heat, size, interpolation=cv2.INTER_LINEAR)
+        return DisplayCopy(rgb=rgb, heatmap=heat, fov=fov, scale=sx)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (no arrays)."""
         return {
@@ -85,7 +161,9 @@ class ScreenResult:
             "precision": self.precision,
             "bundle": self.bundle,
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
+            "batch": None if self.batch is None else self.batch.to_dict(),
             "original_size": list(self.original_size) if self.original_size else None,
+            "decoded_size": [int(self.image.shape[1]), int(self.image.shape[0])],
         }
 
 
@@ -103,11 +181,18 @@ class ScreenFailure:
 
 @dataclass
 class _Pending:
+    """A photo that passed the gate and waits for the model."""
+
     loaded: LoadedImage
     quality: QualityReport
-    pre: Preprocessed
+    fov: FieldOfView
+    tensor: np.ndarray  # (3, S, S) float32
+    transform: Transform
     timings: dict[str, float]
-    prep_ms: float  # wall time of decode + FOV + quality + preprocess for this image
+    t_start: float  # perf_counter when its decoding started
+
+
+_END = object()
 
 
 def _ms(t: float) -> float:
@@ -122,13 +207,31 @@ def _source_name(image: Any) -> str | None:
     return None
 
 
+def _failure(src: Any, exc: BaseException) -> ScreenFailure:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    log.debug("screening %s failed: %s", _source_name(src), msg)
+    return ScreenFailure(_source_name(src), msg, type(exc).__name__)
+
+
+def default_workers() -> int:
+    """Threads that prepare images while the model runs: the usable cores less one (1..4)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 2
+    return max(1, min(4, cores - 1))
+
+
 class Screener:
     """Screens images with one bundle on one runtime (not thread-safe; use one per thread).
 
     ``bundle``: a loaded :class:`Bundle`, a bundle path, or None for the bundle shipped with the
     package (BundleError when there is none). ``backend``/``precision``: None chooses
-    automatically (see :func:`edge_screen.runtime.create_runtime`). ``quality``: gate thresholds;
-    None loads the defaults with the bundle's overrides.
+    automatically (see :func:`edge_screen.runtime.create_runtime`). ``runtime``: an already loaded
+    :class:`~edge_screen.runtime.Runtime` for this bundle's preprocessing, used instead of creating
+    one (benchmarks, a shared session, a model outside the registry); ``backend``, ``precision``,
+    ``threads`` and ``device`` must then be None. ``quality``: gate thresholds; None loads the
+    defaults with the bundle's overrides.
     """
 
     def __init__(
@@ -140,6 +243,7 @@ class Screener:
         threads: int | None = None,
         device: str | None = None,
         quality: QualityThresholds | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
         if bundle is None:
             path = default_bundle_path()
@@ -150,20 +254,26 @@ class Screener:
                 )
             bundle = path
         self.bundle: Bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        self.runtime: Runtime = create_runtime(
-            self.bundle, backend=backend, precision=precision, threads=threads, device=device
-        )
+        if runtime is None:
+            runtime = create_runtime(self.bundle, backend=backend, precision=precision, threads=threads, device=device)
+        else:
+            given = {k: v for k, v in (("backend", backend), ("precision", precision), ("threads", threads),
+                                       ("device", device)) if v is not None}
+            if given:
+                raise UsageError(f"Screener(runtime=...) takes the runtime as it is; do not also pass {sorted(given)}")
+            theirs = getattr(getattr(runtime, "bundle", None), "preprocessing", None)
+            if theirs is not None and theirs != self.bundle.preprocessing:
+                raise UsageError(f"the runtime was made for preprocessing {theirs.to_dict()}, the bundle has "
+                                 f"{self.bundle.preprocessing.to_dict()}; give both the same")
+        self.runtime: Runtime = runtime
         if quality is None:
             quality = QualityThresholds.load()
             overrides = self.bundle.quality_overrides
             if overrides:
                 try:
-                    quality = dataclasses.replace(quality, **overrides)
-                except TypeError as exc:
-                    valid = [f.name for f in dataclasses.fields(quality)]
-                    raise BundleError(
-                        f"bundle {self.bundle.name!r}: manifest 'quality' has unknown keys {sorted(overrides)}; valid: {valid}"
-                    ) from exc
+                    quality = quality.with_overrides(overrides)
+                except UsageError as exc:
+                    raise BundleError(f"bundle {self.bundle.name!r}: manifest field 'quality' is invalid: {exc}") from exc
         self.quality = quality
         self.threshold = self.bundle.threshold
 
@@ -181,7 +291,34 @@ class Screener:
     def precision(self) -> str:
         return self.runtime.precision
 
-    # ---------------------------------------------------------------------------------- stages
+    # --------------------------------------------------------------------- one image, in order
+    def _prepare(self, image: Any) -> _Pending | ScreenResult:
+        """Steps 1-4 for one image: a photo ready for the model, or an ``ungradable`` result."""
+        t_start = time.perf_counter()
+        timings = dict.fromkeys(STAGES, 0.0)
+        prep = self.bundle.preprocessing
+
+        loaded = self._decode(image)  # 1. decode, reduced where the input size allows
+        timings["decode"] = _ms(t_start)
+
+        t = time.perf_counter()
+        view = analysis_copy(loaded.rgb)  # 2. the one small copy, and the disc on it
+        fov = detect_fov(view)
+        timings["fov"] = _ms(t)
+
+        t = time.perf_counter()
+        report = assess_quality(view, fov=fov, thresholds=self.quality)  # 3. the gate, same copy
+        timings["quality"] = _ms(t)
+        if not report.ok:
+            timings["total"] = _ms(t_start)
+            return self._result(loaded, report, "ungradable", None, timings, fov=fov if fov.found else None)
+
+        t = time.perf_counter()
+        crop, transform, _ = crop_image(loaded.rgb, prep, fov=fov)  # 4. one crop + resize
+        tensor = normalize(crop, prep)
+        timings["preprocess"] = _ms(t)
+        return _Pending(loaded, report, fov, tensor, transform, timings, t_start)
+
     def _decode(self, image: Any) -> LoadedImage:
         if isinstance(image, LoadedImage):
             return image
@@ -198,48 +335,23 @@ class Screener:
             return load_image(data, target_size=self.bundle.preprocessing.input_size)
         raise UsageError(f"cannot screen a {type(image).__name__}; pass a path, bytes, an RGB array or a LoadedImage")
 
-    def _prepare(self, image: Any) -> _Pending | ScreenResult:
-        t0 = time.perf_counter()
-        timings = dict.fromkeys(STAGES, 0.0)
-        t = time.perf_counter()
-        loaded = self._decode(image)
-        timings["decode"] = _ms(t)
-        t = time.perf_counter()
-        fov = detect_fov(loaded.rgb)
-        timings["preprocess"] = _ms(t)
-        t = time.perf_counter()
-        report = assess_quality(loaded.rgb, fov=fov, thresholds=self.quality)
-        timings["quality"] = _ms(t)
-        if not report.ok:
-            timings["total"] = _ms(t0)
-            return self._result(loaded, report, "ungradable", None, None, timings)
-        t = time.perf_counter()
-        pre = preprocess(loaded.rgb, self.bundle.preprocessing, fov=fov)
-        timings["preprocess"] += _ms(t)
-        return _Pending(loaded, report, pre, timings, _ms(t0))
-
-    def _finish(self, p: _Pending, prob: float, heat: np.ndarray | None, inference_ms: float) -> ScreenResult:
-        t_finish = time.perf_counter()
-        p.timings["inference"] = inference_ms
-        mapped = None
-        if heat is not None:
-            t = time.perf_counter()
-            # aligned with the decoded image; the original-size map is computed only on request
-            mapped = p.pre.transform.map_to_image(heat).astype(np.float32, copy=False)
-            p.timings["heatmap"] = _ms(t)
+    def _finish(self, p: _Pending, prob: float, cam: np.ndarray | None, batch: BatchInfo) -> ScreenResult:
+        """6. The verdict for one photo the model has seen (post-inference checks belong here)."""
+        if not math.isfinite(prob) or not 0.0 <= prob <= 1.0:  # the runtime checks this too; never a verdict from it
+            raise InferenceError(f"the model gave P(abnormal) = {prob!r} for {p.loaded.source or 'an image'}; "
+                                 "no verdict can be given")
         verdict = "abnormal" if prob >= self.threshold else "normal"
-        # own stages only: in a batch, other images' decoding does not count against this one
-        p.timings["total"] = p.prep_ms + inference_ms + _ms(t_finish)
-        return self._result(p.loaded, p.quality, verdict, prob, mapped, p.timings,
-                            cam=heat, transform=p.pre.transform if heat is not None else None)
+        p.timings["total"] = _ms(p.t_start)
+        return self._result(p.loaded, p.quality, verdict, prob, p.timings, fov=p.fov, batch=batch,
+                            cam=cam, transform=p.transform if cam is not None else None)
 
-    def _result(self, loaded, report, verdict, prob, heat, timings, *, cam=None, transform=None) -> ScreenResult:  # noqa: ANN001
+    def _result(self, loaded, report, verdict, prob, timings, *, fov=None, batch=None, cam=None,  # noqa: ANN001
+                transform=None) -> ScreenResult:
         return ScreenResult(
             verdict=verdict,
             probability=prob,
             threshold=self.threshold,
-            image_heatmap=heat,
-            cam=None if cam is None else np.asarray(cam, dtype=np.float32),
+            cam=None if cam is None else np.array(cam, dtype=np.float32),  # a copy: not a view of the batch
             transform=transform,
             quality=report,
             backend=self.runtime.name,
@@ -250,56 +362,93 @@ class Screener:
             image=loaded.rgb,
             original_size=tuple(loaded.original_size),
             scale=float(loaded.scale),
+            fov=fov,
+            batch=batch,
         )
 
-    def _infer(self, pending: list[_Pending], heatmap: bool) -> list[ScreenResult]:
-        t = time.perf_counter()
-        probs, heats = self.runtime.run(np.stack([p.pre.tensor for p in pending]))
-        per_image = _ms(t) / len(pending)  # batched: each image gets its share
-        return [
-            self._finish(p, float(probs[i, 1]), heats[i] if heatmap else None, per_image) for i, p in enumerate(pending)
-        ]
+    # ------------------------------------------------------------------------------ batches
+    def _run_batch(self, slots: list[_Pending | ScreenResult | ScreenFailure],
+                   heatmap: bool) -> list[ScreenResult | ScreenFailure]:
+        """5. The model on the photos of one batch that passed the gate; the others pass through.
+
+        A batch whose inference fails (a broken model output) becomes one :class:`ScreenFailure` per
+        photo in it: the stream goes on.
+        """
+        pending = [s for s in slots if isinstance(s, _Pending)]
+        if not pending:
+            return list(slots)
+        try:
+            t = time.perf_counter()
+            probs, cams = self.runtime.run(np.stack([p.tensor for p in pending]))
+            elapsed = _ms(t)
+            done = iter([self._finish(p, float(probs[i, 1]), cams[i] if heatmap else None,
+                                      BatchInfo(len(pending), i, elapsed)) for i, p in enumerate(pending)])
+        except EdgeScreenError as exc:
+            msg = " ".join(str(exc).split()) or type(exc).__name__
+            log.debug("inference failed for a batch of %d: %s", len(pending), msg)
+            done = iter([ScreenFailure(p.loaded.source, msg, type(exc).__name__) for p in pending])
+        return [next(done) if isinstance(s, _Pending) else s for s in slots]
+
+    def _prepare_safe(self, src: Any) -> _Pending | ScreenResult | ScreenFailure:
+        try:
+            return self._prepare(src)
+        except (EdgeScreenError, OSError, cv2.error) as exc:  # one bad file must not stop the stream
+            return _failure(src, exc)
 
     # ----------------------------------------------------------------------------------- public
     def screen(self, image: Any, *, heatmap: bool = True) -> ScreenResult:
         """Screen one image: a path, encoded bytes, an (H, W, 3) uint8 RGB array, or a LoadedImage.
 
         Raises :class:`~edge_screen.errors.ImageError` for unreadable input; a photo that fails
-        the quality gate is not an error: it returns ``verdict="ungradable"``.
+        the quality gate is not an error: it returns ``verdict="ungradable"``. ``heatmap=False``
+        keeps no CAM (``image_heatmap`` is None).
         """
         prepared = self._prepare(image)
         if isinstance(prepared, ScreenResult):
             return prepared
-        return self._infer([prepared], heatmap)[0]
+        t = time.perf_counter()
+        probs, cams = self.runtime.run(prepared.tensor[None])
+        return self._finish(prepared, float(probs[0, 1]), cams[0] if heatmap else None, BatchInfo(1, 0, _ms(t)))
 
     def screen_many(
-        self, sources: Iterable[Any], *, batch_size: int = 8, heatmap: bool = True
+        self, sources: Iterable[Any], *, batch_size: int = 8, heatmap: bool = True, workers: int | None = None
     ) -> Iterator[ScreenResult | ScreenFailure]:
         """Screen a stream of images in input order, ``batch_size`` at a time.
 
-        A generator: at most ``batch_size`` decoded images are held at once, so thousands of files
-        stream in bounded memory. Unreadable inputs yield :class:`ScreenFailure` and the stream
-        goes on.
+        A generator. ``workers`` threads (default :func:`default_workers`; 0 = prepare in the
+        calling thread, no overlap) decode and prepare the next images while the model runs the
+        current batch. At most two batches of prepared images are held, and ``sources`` is read at
+        most two batches ahead, so thousands of files stream in bounded memory. Unreadable inputs
+        yield :class:`ScreenFailure` and the stream goes on.
         """
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
-        slots: list[_Pending | ScreenResult | ScreenFailure] = []
-        for src in sources:
-            try:
-                slots.append(self._prepare(src))
-            except (EdgeScreenError, OSError, cv2.error) as exc:  # one bad file must not stop the stream
-                msg = " ".join(str(exc).split()) or type(exc).__name__
-                log.debug("screening %s failed: %s", _source_name(src), msg)
-                slots.append(ScreenFailure(_source_name(src), msg, type(exc).__name__))
-            if len(slots) >= batch_size:
-                yield from self._flush(slots, heatmap)
-                slots = []
-        if slots:
-            yield from self._flush(slots, heatmap)
+        if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
+            raise UsageError(f"workers must be an integer >= 0 (0 = no worker threads), got {workers!r}")
+        n_workers = default_workers() if workers is None else workers
+        it = iter(sources)
+        if n_workers == 0:
+            while True:
+                slots = [self._prepare_safe(src) for _, src in zip(range(batch_size), it)]
+                if not slots:
+                    return
+                yield from self._run_batch(slots, heatmap)
+        pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="edge-screen-prepare")
+        ahead: deque = deque()
 
-    def _flush(self, slots: list, heatmap: bool) -> Iterator[ScreenResult | ScreenFailure]:
-        pending = [s for s in slots if isinstance(s, _Pending)]
-        done = iter(self._infer(pending, heatmap)) if pending else iter(())
-        for s in slots:
-            yield next(done) if isinstance(s, _Pending) else s
+        def read_ahead(limit: int) -> None:
+            while len(ahead) < limit:
+                src = next(it, _END)
+                if src is _END:
+                    return
+                ahead.append(pool.submit(self._prepare_safe, src))
 
+        try:
+            read_ahead(2 * batch_size)
+            while ahead:
+                slots = [ahead.popleft().result() for _ in range(min(batch_size, len(ahead)))]
+                # the next batch is being prepared while this one runs on the model (and is yielded)
+                read_ahead(batch_size)
+                yield from self._run_batch(slots, heatmap)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

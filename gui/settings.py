@@ -1,4 +1,4 @@
-"""Persistent app settings (QSettings): bundle, backend, threads, camera, watch folder, DICOM port, language.
+"""Persistent app settings (QSettings): bundle, backend, threads, camera, watch folder, DICOM receiver, language.
 
 Values are validated when set (``UsageError``). A stored value that no longer validates (hand-edited
 INI, older version) is reported at WARNING with the value and the default used instead.
@@ -13,11 +13,17 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from edge_screen.errors import UsageError
-from edge_screen.gui.strings import CATALOGS
+from edge_screen.gui.translations import LANGUAGES
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
+
+
+def backends() -> tuple[str, ...]:
+    """"auto" plus every runtime in the core's registry (imported on first use, not at start-up)."""
+    from edge_screen.runtime import runtime_names
+
+    return ("auto", *runtime_names())
 
 
 def default_data_dir() -> Path:
@@ -76,12 +82,12 @@ class AppSettings:
     @property
     def backend(self) -> str:
         """Inference backend name or "auto"."""
-        return self._get("model/backend", "auto", str, lambda v: v in BACKENDS)
+        return self._get("model/backend", "auto", str, lambda v: v in backends())
 
     @backend.setter
     def backend(self, value: str) -> None:
-        if value not in BACKENDS:
-            raise UsageError(f"Backend {value!r} is not valid: use one of {', '.join(BACKENDS)}.")
+        if value not in backends():
+            raise UsageError(f"Backend {value!r} is not valid: use one of {', '.join(backends())}.")
         self._q.setValue("model/backend", value)
 
     @property
@@ -143,6 +149,41 @@ class AppSettings:
     def dicom_host(self, value: str) -> None:
         self._q.setValue("dicom/host", str(value))
 
+    @property
+    def dicom_callers(self) -> list[str]:
+        """Calling AE titles allowed to send (the fundus cameras); empty = the receiver cannot start."""
+        raw = self._get("dicom/callers", "", str)
+        return [t for t in (x.strip() for x in raw.split(",")) if t]
+
+    @dicom_callers.setter
+    def dicom_callers(self, value: list[str] | str) -> None:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        titles = [t.strip() for t in items if t.strip()]
+        for t in titles:
+            if len(t) > 16 or not t.isascii() or "\\" in t:
+                raise UsageError(f"AE title {t!r} is not valid: up to 16 ASCII characters, no backslash.")
+        self._q.setValue("dicom/callers", ",".join(titles))
+
+    @property
+    def dicom_general(self) -> bool:
+        """Also accept VL Photographic and Secondary Capture objects (not only ophthalmic photography)."""
+        return self._get("dicom/general_photos", "false", str).lower() == "true"
+
+    @dicom_general.setter
+    def dicom_general(self, value: bool) -> None:
+        self._q.setValue("dicom/general_photos", "true" if value else "false")
+
+    @property
+    def dicom_max_mb(self) -> int:
+        """Largest received object, in MiB."""
+        return self._get("dicom/max_mb", 100, int, lambda v: 1 <= v <= 2048)
+
+    @dicom_max_mb.setter
+    def dicom_max_mb(self, value: int) -> None:
+        if not 1 <= int(value) <= 2048:
+            raise UsageError(f"DICOM size limit {value!r} MB is not valid: use 1 to 2048.")
+        self._q.setValue("dicom/max_mb", int(value))
+
     # -- records / people ------------------------------------------------------------------------
     @property
     def data_dir(self) -> str:
@@ -164,11 +205,11 @@ class AppSettings:
 
     @property
     def language(self) -> str:
-        """UI language code (a key of strings.CATALOGS)."""
-        return self._get("ui/language", "en", str, lambda v: v in CATALOGS)
+        """UI language code (a key of translations.LANGUAGES)."""
+        return self._get("ui/language", "en", str, lambda v: v in LANGUAGES)
 
     @language.setter
     def language(self, value: str) -> None:
-        if value not in CATALOGS:
-            raise UsageError(f"Language {value!r} is not available: use one of {', '.join(sorted(CATALOGS))}.")
+        if value not in LANGUAGES:
+            raise UsageError(f"Language {value!r} is not available: use one of {', '.join(LANGUAGES)}.")
         self._q.setValue("ui/language", value)

@@ -1,9 +1,9 @@
 """Background work for the app: a cancel token and a QRunnable that reports through Qt signals.
 
-Every slow thing (model loading, screening, file import, camera frames, folder polling, PDF/CSV
-export) runs in a :class:`Worker` on a ``QThreadPool``. A worker never touches a widget: it only
-emits ``progress(object)``, ``finished(object)`` or ``failed(str)``; Qt queues those to the GUI
-thread because the receivers live there.
+Every slow thing (model loading, screening, file import, camera frames, folder polling, saving,
+PDF/CSV export) runs in a :class:`Worker` on a ``QThreadPool``. A worker never touches a widget: it
+only emits ``progress(object)``, ``finished(object)`` or ``failed(JobError)``; Qt queues those to the
+GUI thread because the receivers live there.
 """
 
 from __future__ import annotations
@@ -13,19 +13,30 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-from PySide6.QtWidgets import QListWidgetItem
 
-from edge_screen.errors import EdgeScreenError, UsageError
-from edge_screen.gui.records import RecordStore, VisitRecord
-from edge_screen.gui.sources import DICOM_EXTS, DicomImage, read_dicom
+from edge_screen.errors import EdgeScreenError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobError:
+    """Why a job failed, typed so the GUI can word it: ``kind`` is the exception class name,
+    ``reason`` its ``.reason`` code (ImageError, StoreError) or None, ``message`` the technical text
+    (for the log and the Details view; never the main message a technician reads)."""
+
+    kind: str
+    reason: str | None
+    message: str
+    error: BaseException | None = None
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> JobError:
+        """Wrap an exception raised by a job."""
+        return cls(type(exc).__name__, getattr(exc, "reason", None), " ".join(str(exc).split()), exc)
 
 
 class CancelToken:
@@ -51,17 +62,17 @@ class CancelToken:
 class WorkerSignals(QObject):
     """Signals of one :class:`Worker` (a QRunnable cannot own signals itself)."""
 
-    progress = Signal(object)   # any payload: a frame, a status line, a percentage
+    progress = Signal(object)   # any payload: a frame, a capture, a status event
     finished = Signal(object)   # the function's return value
-    failed = Signal(str)        # a message fit for the user (EdgeScreenError text) or a short internal error
+    failed = Signal(object)     # a JobError
 
 
 class Worker(QRunnable):
     """Runs ``fn(token, report, *args, **kwargs)`` on a pool thread.
 
-    ``report(payload)`` emits ``signals.progress``. An :class:`EdgeScreenError` (or OSError) becomes
-    ``failed(message)``; any other exception is logged with its traceback and also reported as
-    ``failed`` so the GUI never waits forever.
+    ``report(payload)`` emits ``signals.progress``. An :class:`EdgeScreenError` or OSError becomes
+    ``failed(JobError)``; any other exception is logged with its traceback and reported as a
+    JobError of its own kind, so the GUI never waits forever.
     """
 
     def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -81,10 +92,10 @@ class Worker(QRunnable):
         try:
             result = self.fn(self.token, self.signals.progress.emit, *self.args, **self.kwargs)
         except (EdgeScreenError, OSError) as exc:
-            self.signals.failed.emit(str(exc))
+            self.signals.failed.emit(JobError.from_exception(exc))
         except Exception as exc:  # noqa: BLE001 - report, never hang the GUI; traceback goes to the log
             log.error("worker %s crashed:\n%s", getattr(self.fn, "__name__", self.fn), traceback.format_exc())
-            self.signals.failed.emit(f"Internal error ({type(exc).__name__}): {exc}")
+            self.signals.failed.emit(JobError(type(exc).__name__, "internal", " ".join(str(exc).split()), exc))
         else:
             self.signals.finished.emit(result)
 
@@ -110,7 +121,7 @@ class WorkerPool:
         return worker
 
     def submit(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
-               on_error: Callable[[str], None] | None = None,
+               on_error: Callable[[JobError], None] | None = None,
                on_progress: Callable[[Any], None] | None = None, **kwargs: Any) -> Worker:
         """Run ``fn(token, report, *args, **kwargs)`` and connect the callbacks (called on the GUI thread)."""
         worker = Worker(fn, *args, **kwargs)
@@ -122,120 +133,13 @@ class WorkerPool:
             worker.signals.progress.connect(on_progress)
         return self.start(worker)
 
+    @property
+    def busy(self) -> bool:
+        """True while any worker runs."""
+        return bool(self._live)
+
     def shutdown(self, timeout_ms: int = 3000) -> bool:
         """Cancel every running worker and wait for them; True when all stopped in time."""
         for w in list(self._live):
             w.cancel()
         return self.pool.waitForDone(timeout_ms)
-
-
-# ---------------------------------------------------------------------------------------------
-# jobs: the functions the controller runs in workers, and the data they carry
-DISPLAY_MAX = 1000   # pixels: longest side of the images kept for display / overlay
-
-
-@dataclass
-class Capture:
-    """One image to screen: what to feed the screener and what to store."""
-
-    data: bytes                    # file bytes stored with the visit (JPEG/PNG/DICOM as received, PNG for frames)
-    ext: str                       # ".jpg", ".png", ".dcm", ...
-    source: str                    # "file" | "camera" | "watch" | "dicom" | "dicom-scp"
-    pixels: np.ndarray | None = None   # (H, W, 3) uint8 RGB when already decoded (camera, DICOM)
-    watch_item: QListWidgetItem | None = None
-    patient_hint: str = ""
-    eye_hint: str | None = None
-
-
-@dataclass
-class PendingVisit:
-    """A screened image waiting to be saved."""
-
-    capture: Capture
-    result: Any                    # edge_screen.screener.ScreenResult
-    patient_id: str
-    eye: str
-    operator: str
-    record: VisitRecord | None = None   # set once saved
-
-
-def encode_png(rgb: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 RGB -> PNG bytes (lossless)."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise UsageError("PNG encoding failed for the captured frame.")
-    return buf.tobytes()
-
-
-def heatmap_png(heatmap: np.ndarray) -> bytes:
-    """(H, W) float32 0..1 -> 8-bit grey PNG bytes."""
-    ok, buf = cv2.imencode(".png", np.clip(np.round(heatmap * 255.0), 0, 255).astype(np.uint8))
-    if not ok:
-        raise UsageError("PNG encoding failed for the heatmap.")
-    return buf.tobytes()
-
-
-def for_display(rgb: np.ndarray, heatmap: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Shrink an image (and its heatmap to the same size) so the longest side is <= DISPLAY_MAX."""
-    h, w = rgb.shape[:2]
-    s = min(1.0, DISPLAY_MAX / max(h, w))
-    small = rgb if s == 1.0 else cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    heat = None
-    if heatmap is not None:
-        heat = cv2.resize(heatmap.astype(np.float32), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
-    return small, heat
-
-
-def _screen_job(token, report, screener, capture: Capture):  # noqa: ANN001 - worker signature
-    """Screen, and prepare the display images: the screener may decode reduced, the panes want detail."""
-    from edge_screen.imageio import load_image
-
-    source = capture.pixels if capture.pixels is not None else capture.data
-    result = screener.screen(source, heatmap=True)
-    full = capture.pixels if capture.pixels is not None else load_image(capture.data, target_size=DISPLAY_MAX // 2).rgb
-    return result, for_display(full, result.image_heatmap)
-
-
-def _load_model_job(token, report, bundle_path: str, backend: str, threads: int):  # noqa: ANN001
-    from edge_screen.bundle import default_bundle_path, load_bundle
-    from edge_screen.errors import BundleError
-    from edge_screen.screener import Screener
-
-    path = bundle_path or default_bundle_path()
-    if path is None:
-        raise BundleError("no default model is installed and no bundle is set")
-    bundle = load_bundle(path)
-    return Screener(bundle, backend=None if backend == "auto" else backend, threads=threads or None)
-
-
-def _save_job(token, report, store: RecordStore, visits: list[PendingVisit]):  # noqa: ANN001
-    saved: list[tuple[PendingVisit, VisitRecord]] = []
-    for v in visits:
-        r = v.result
-        bundle_version = r.bundle.split("@", 1)[1].split(":", 1)[0] if "@" in r.bundle else ""
-        rec = store.add_visit(
-            patient_id=v.patient_id, eye=v.eye, image=v.capture.data, image_ext=v.capture.ext, verdict=r.verdict,
-            probability=r.probability, threshold=r.threshold, bundle_id=r.bundle, bundle_version=bundle_version,
-            backend=f"{r.backend}/{r.precision}", operator=v.operator, source=v.capture.source,
-            quality_reasons=r.quality.reasons,
-            heatmap_png=None if r.image_heatmap is None else heatmap_png(r.image_heatmap))
-        saved.append((v, rec))
-        report(("saved", v, rec))
-    return saved
-
-
-def _dicom_capture(image: DicomImage, source: str, item: QListWidgetItem | None) -> Capture:
-    return Capture(data=image.data, ext=".dcm", source=source, pixels=image.rgb, watch_item=item,
-                   patient_hint=image.patient_id, eye_hint=image.eye)
-
-
-def _read_file_job(token, report, path: str) -> Capture:  # noqa: ANN001
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"Cannot read {p.name}: {exc.strerror or exc}. Choose an image file.") from exc
-    ext = p.suffix.lower()
-    if ext in DICOM_EXTS:
-        return _dicom_capture(read_dicom(data), "dicom", None)
-    return Capture(data=data, ext=ext or ".img", source="file")

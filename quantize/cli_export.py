@@ -140,13 +140,21 @@ def export_bundle(
     writer.manifest["heatmap"] = {"kind": graph.kind, "class_index": graph.class_index}
     thr = cfg.get("threshold")
     if thr is not None and "threshold" not in writer.manifest:
-        # training checkpoints store {"value", "method"} (e.g. "sensitivity>=0.95 on validation")
+        # training checkpoints store {"value", "method", ...} (e.g. chosen on pooled leave-one-source-out scores)
         value, method = (thr.get("value"), thr.get("method")) if isinstance(thr, dict) else (thr, None)
-        writer.set_threshold(float(value), f"{method or 'threshold'} (from the training checkpoint)")
+        if value is None:
+            raise UsageError(f"the checkpoint's threshold {thr!r} has no value; retrain or fix the checkpoint")
+        details = {k: v for k, v in thr.items() if k not in ("value", "method")} if isinstance(thr, dict) else {}
+        writer.set_threshold(float(value), f"{method or 'threshold'} (from the training checkpoint)", details)
+    elif "threshold" not in writer.manifest:
+        raise UsageError("the model has no operating threshold (a training checkpoint stores the one chosen on its "
+                         "validation or leave-one-source-out scores) and the bundle has none; nothing is exported "
+                         "with an uncalibrated default")
     training = cfg.get("training") or {}
     writer.set_provenance(student=cfg.get("name"), checkpoint=cfg.get("checkpoint"), teacher=training.get("teacher"),
                           data=training.get("data"), split=training.get("split"),
-                          metrics={"val_auc": training.get("val_auc"), "best_epoch": training.get("best_epoch")})
+                          metrics={"val_auc": training.get("val_auc"), "best_epoch": training.get("best_epoch"),
+                                   **({"out_of_source": training["loso"]} if training.get("loso") else {})})
 
     fp32 = torch_to_onnx(graph, root / "onnx" / "model_fp32.onnx", input_size=size)
     writer.add_model("onnxruntime", "fp32", {"model": fp32})
@@ -292,7 +300,7 @@ def _add_report(writer: Any, root: Path, fp32: Path, artifact: Path, format: str
     else:  # ORT U8S8, or the TensorRT Q/DQ graph run in ONNX Runtime (same scales as the engine)
         cand = run_onnx(artifact, data.images)
         sizes = {"fp32": fp32, "int8": artifact}
-    threshold = float(writer.manifest.get("threshold", {}).get("value", 0.5))
+    threshold = float(writer.manifest["threshold"]["value"])  # export_bundle set it before any artifact
     backend = _BACKEND[format]
     report = compare_outputs(ref, cand, reference_name="onnxruntime/fp32", candidate_name=f"{backend}/int8",
                              threshold=threshold, labels=labels, sizes=sizes)  # fmt: skip

@@ -131,7 +131,7 @@ def expected_calibration_error(y: Sequence[int], p: Sequence[float], *, bins: in
     return float(ece)
 
 
-def evaluate_scores(y: Sequence[int], p: Sequence[float], *, threshold: float = 0.5,
+def evaluate_scores(y: Sequence[int], p: Sequence[float], *, threshold: float,
                     targets: Sequence[float] = (0.90, 0.95), n_boot: int = 2000, seed: int = 0) -> dict:
     """Everything the evaluate command reports, JSON-safe.
 
@@ -224,9 +224,10 @@ def evaluate(model: str, data: str, *, split: str | None = None, group_by: str |
     import json
     from pathlib import Path
 
-    from edge_screen.quantize.data import read_samples, select_split
+    from edge_screen.quantize.data import select_split
+    from edge_screen.quantize.sources import read_datasets
 
-    samples = [s for s in select_split(read_samples(data, format=data_format, images=images, referable=referable), split)
+    samples = [s for s in select_split(read_datasets(data, format=data_format, images=images, referable=referable), split)
                if s.label >= 0]
     if not samples:
         raise UsageError(f"no labelled images in {data}")
@@ -238,7 +239,10 @@ def evaluate(model: str, data: str, *, split: str | None = None, group_by: str |
     else:
         probs, thr, what = _scores_checkpoint(model, samples, batch_size=batch_size, trust_checkpoint=trust_checkpoint,
                                               model_name=model_name)
-    thr = float(threshold if threshold is not None else thr if thr is not None else 0.5)
+    if threshold is None and thr is None:
+        raise UsageError(f"{what} has no operating threshold (it was not trained with a validation set that has both "
+                         f"classes); pass --threshold VALUE")
+    thr = float(threshold if threshold is not None else thr)
     ok = ~np.isnan(probs)
     y = np.array([s.label for s in samples])[ok]
     p = probs[ok]

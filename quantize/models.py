@@ -335,6 +335,12 @@ def _from_training_checkpoint(ckpt: Mapping, path: Path, name: str | None) -> Fu
         "split": {k: cfg.get(k) for k in ("folds", "fold", "val_fraction", "stratify_col", "group_col", "seed")},
         "teacher": ckpt.get("teacher"),
     }
+    loso = ckpt.get("loso")
+    if isinstance(loso, Mapping):  # source-held-out recipes: what a new camera should expect
+        model.default_cfg["training"]["loso"] = {
+            "design": "leave-one-source-out", "pooled_auc": loso["pooled"]["auc"], "pooled_auc_ci95": loso["pooled"]["auc_ci95"],
+            "source_auc": {k: v.get("auc") for k, v in loso["sources"].items()},
+            "probe_pooled_auc": (ckpt.get("probe_loso") or {}).get("pooled", {}).get("auc")}
     return model.eval()
 
 

@@ -47,7 +47,8 @@ def tiny_classifier(head: str = "linear", *, seed: int = 0, input_size: int = 64
     c = width * 4
     h = LinearHead(c) if head == "linear" else MLPHead(c, hidden=64)
     cfg = {"name": f"tiny-{head}", "input_size": input_size, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
-           "color_order": "RGB", "head": head, "num_classes": 2}  # fmt: skip
+           "color_order": "RGB", "head": head, "num_classes": 2,
+           "threshold": {"value": 0.5, "method": "fixed for tests (untrained tiny net)"}}  # fmt: skip
     model = FundusClassifier(features, h, c, cfg)
     # Realistic BN statistics (not mean 0 / var 1 of a fresh net), so INT8 ranges look like a trained net's.
     for m in model.modules():

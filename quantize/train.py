@@ -77,6 +77,9 @@ class TrainConfig:
     cache_features: str | None = None  # train only the unfrozen top on cached frozen-prefix features
     feature_views: int = 2  # cached views per image with cache_features: plain, h-flip, then Augment draws
     stratify_col: str | None = None  # stratify splits by label AND this column (e.g. source_repo)
+    val_source: str | None = None  # validate (early stopping, threshold) on this source only: an out-of-source split
+    source_col: str = "source_repo"
+    source_map: str | None = None
     augment: bool = True
     target_sensitivity: float = 0.95
     max_steps_per_epoch: int | None = None
@@ -271,6 +274,11 @@ def fit(model: FundusClassifier, cfg: TrainConfig, train_ds: FundusDataset, val_
     summary: dict = {}
     base = {"format": TRAIN_FORMAT, "kind": kind, "model": model.default_cfg["name"], "model_kwargs": model_kwargs(model),
             "config": asdict(cfg), "preprocessing": train_ds.preps[0].to_dict(), **(extra_ckpt or {})}
+    y_val = np.maximum(val_ds.labels, 0)
+    if rt.main and (y_val.sum() == 0 or y_val.sum() == y_val.size):
+        raise UsageError(f"the validation split has {int(y_val.sum())} abnormal and {int(y_val.size - y_val.sum())} normal "
+                         f"images: no operating threshold (sensitivity>={cfg.target_sensitivity}) and no AUC can be "
+                         f"chosen on it; use a split with both classes (e.g. --stratify-col, more --val-fraction)")
     t_run = time.perf_counter()
     first_epoch = state["epoch"] + 1
     for epoch in range(state["epoch"] + 1, cfg.epochs):
@@ -313,7 +321,7 @@ def fit(model: FundusClassifier, cfg: TrainConfig, train_ds: FundusDataset, val_
             probs = predict(eval_module or model, val_ds, batch_size=cfg.batch_size, device=rt.device)
             y = np.maximum(val_ds.labels, 0)
             auc = metrics.roc_auc(y, probs)
-            thr = metrics.threshold_for_sensitivity(y, probs, cfg.target_sensitivity) if y.sum() else 0.5
+            thr = metrics.threshold_for_sensitivity(y, probs, cfg.target_sensitivity)
             improved = not math.isnan(auc) and auc > state["best_metric"]
             if improved:
                 state.update(best_metric=auc, best_epoch=epoch, bad_epochs=0)
@@ -357,10 +365,22 @@ def _class_weights(labels: np.ndarray) -> torch.Tensor:
 
 def prepare_splits(cfg: TrainConfig, rt: Dist) -> tuple[list[Sample], list[Sample]]:
     """Read ``cfg.data``; reuse its ``split`` column if present, else split and save ``out/split.csv``."""
-    samples = [s for s in read_samples(cfg.data, format=cfg.data_format, images=cfg.images, referable=cfg.referable)]
+    from edge_screen.quantize.sources import read_datasets
+
+    samples = read_datasets(cfg.data, format=cfg.data_format, images=cfg.images, referable=cfg.referable)
     if samples and "split" in samples[0].meta:
         log.info("using the split column of %s", cfg.data)
         return select_split(samples, "train"), select_split(samples, "val")
+    if cfg.val_source:
+        from edge_screen.quantize.sources import parse_source_map, sources_of
+
+        src = sources_of(samples, column=cfg.source_col, mapping=parse_source_map(cfg.source_map))
+        if cfg.val_source not in set(src.tolist()):
+            raise UsageError(f"--val-source {cfg.val_source!r} is not a source of the data; sources: {sorted(set(src.tolist()))}")
+        splits = ["val" if s == cfg.val_source else "train" for s in src]
+        if rt.main:
+            save_split_csv(samples, splits, Path(cfg.out) / "split.csv")
+        return ([s for s, sp in zip(samples, splits) if sp == "train"], [s for s, sp in zip(samples, splits) if sp == "val"])
     splits = split_samples(samples, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, folds=cfg.folds,
                            fold=cfg.fold, group_col=cfg.group_col, stratify_col=cfg.stratify_col, seed=cfg.seed)
     if rt.main:

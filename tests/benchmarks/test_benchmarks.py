@@ -7,6 +7,7 @@ on the machine (AUC, verdict agreement, sizes).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import subprocess
 import sys
@@ -116,12 +117,18 @@ def test_plan_records_unavailable_backend_as_skipped(tiny_bundle_factory, tmp_pa
     onnx_rel = load_bundle(root).model("onnxruntime").files["model"]
     w.add_model("tensorrt", "int8", {"onnx": root / onnx_rel}, note="build the engine on the device")
     w.write()
-    cfg = BenchmarkConfig(out=tmp_path, bundle=root, threads=(1, 2))
+    cfg = BenchmarkConfig(out=tmp_path, bundle=root, threads=(1, 2), alternatives=False)
     cells, skipped = plan_cells(cfg, cache=tmp_path, accuracy_set=None, camera_jpeg=tmp_path / "x.jpg")
     assert sorted(c.id for c in cells) == ["student/onnxruntime/fp32/native/t1", "student/onnxruntime/fp32/native/t2"]
     assert [s["id"] for s in skipped] == ["student/tensorrt/int8/native/t1", "student/tensorrt/int8/native/t2"]
     assert all("tensorrt" in s["reason"].lower() for s in skipped)
     assert [c.accuracy for c in sorted(cells, key=lambda c: c.threads)] == [False, True]  # once per group
+    # the alternatives: eager PyTorch student per thread count, ONNX Runtime FP32 with default settings once
+    cells, _ = plan_cells(dataclasses.replace(cfg, alternatives=True), cache=tmp_path, accuracy_set=None,
+                          camera_jpeg=tmp_path / "x.jpg")
+    extra = sorted(c.id for c in cells if c.kind != "bundle" or c.settings == "default")
+    assert extra == ["student/onnxruntime-default/fp32/native/t2", "student/torch/fp32/native/t1",
+                     "student/torch/fp32/native/t2"]
 
 
 def test_post_process_speedup_and_agreement(tmp_path: Path) -> None:
@@ -151,7 +158,7 @@ def smoke_run(tiny_bundle, fundus_dev, tmp_path_factory) -> tuple[int, Path]:
     """One smoke benchmark of the tiny bundle (ORT + OpenVINO FP32) on 6 real labelled images."""
     out = tmp_path_factory.mktemp("bench")
     rc = bench_main(["--bundle", str(tiny_bundle), "--images", str(fundus_dev), "--limit-images", "6",
-                     "--threads", "1", "--smoke", "--camera-size", "1072x712", "--out", str(out)])
+                     "--threads", "1", "--smoke", "--camera-size", "1072x712", "--no-alternatives", "--out", str(out)])
     return rc, out
 
 
@@ -166,13 +173,25 @@ def test_smoke_benchmark_writes_valid_results(smoke_run) -> None:
     assert ort["model_file_bytes"] > 0 and ort["peak_rss_mib"] > 0
     assert ort["runtime"]["backend"] == "onnxruntime"
     assert set(ort["e2e"]["stages"]) == set(report.STAGES)
+    assert ort["e2e"]["model_only_interleaved"]["n"] == 2  # one model-only call per end-to-end call
     assert ort["accuracy"]["n"] == 6 and 0.0 <= ort["accuracy"]["auc"] <= 1.0
+    # folder throughput through screen_many, against the model's batch throughput, same cell
+    f = ort["folder"]
+    assert f["n_images"] == 4 and set(f["images_per_s"]) == {"model", "pipelined", "serial"}
+    assert f["pipelined_over_model"] == pytest.approx(f["images_per_s"]["pipelined"] / f["images_per_s"]["model"],
+                                                  rel=0.05, abs=2e-3)
+    cli = ok["cli/onnxruntime/fp32/t1"]
+    assert cli["kind"] == "cli" and cli["wall_ms"]["n"] == 1 and cli["screen_total_ms"]["p50"] > 0
+    row = next(r for r in doc["ratios"] if r["cell"] == "student/onnxruntime/fp32/native/t1")
+    assert row["e2e_minus_model_p50_ms"]["target"] == "<= 8" and row["cli_single_image_ms"]["value"] > 0
+    assert ort["cpu_busy"]["own_cores"] >= 0
     assert doc["camera_image"]["width"] == 1072 and doc["camera_image"]["source"].endswith("idrid_0001.jpg")
     if "student/openvino/fp32/native/t1" in ok:  # same FP32 graph on two runtimes: same verdicts
         vs = ok["student/openvino/fp32/native/t1"]["accuracy"]["verdict_vs_fp32"]
         assert vs["agreement"] == 1.0 and vs["max_abs_prob_diff"] < 1e-4
     md = (out / "results.md").read_text()
     assert "student onnxruntime fp32 @64 t1" in md and "Smoke run" in md
+    assert "Ratios of issue 16" in md and "Folder throughput" in md and "Command line" in md
     for name in ("latency.png", "latency_vs_auc.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     assert json.loads((out / "machine.json").read_text())["cpu"] == doc["machine"]["cpu"]
@@ -190,6 +209,7 @@ def test_validate_results_rejects_broken_documents(smoke_run) -> None:
 
     cases = {
         "schema": lambda d: d.update(schema="edge-screen-benchmark/0"),
+        "ratios": lambda d: d.pop("ratios"),
         "missing field 'machine'": lambda d: d.pop("machine"),
         "percentiles out of order": lambda d: d["cells"][ok_index]["latency_ms"].update(p90=0.0, p50=1.0),
         "duplicate cell id": lambda d: d["cells"].append(copy.deepcopy(d["cells"][ok_index])),
@@ -202,12 +222,30 @@ def test_validate_results_rejects_broken_documents(smoke_run) -> None:
             report.validate_results(broken(edit))
 
 
+def test_ort_default_settings_cell(tmp_path: Path, tiny_bundle: Path) -> None:
+    """The alternative a user would pick: the bundle's ONNX file in a plain InferenceSession(path)."""
+    from edge_screen.benchmarks.runner import run_cell_subprocess
+
+    spec = harness.CellSpec(kind="bundle", backend="onnxruntime", precision="fp32", threads=1, settings="default",
+                            bundle=str(tiny_bundle), runs=3, warmup=1, batch=2, throughput_runs=2, e2e_runs=0)
+    assert spec.id == "student/onnxruntime-default/fp32/native/t1"
+    r = run_cell_subprocess(spec, work=tmp_path, timeout_s=300)
+    assert r["status"] == "ok", r.get("error")
+    assert r["runtime"]["threads"] is None and "defaults" in r["runtime"]["settings"]
+
+
 @pytest.mark.slow
-def test_teacher_cell_runs_in_torch(tmp_path: Path) -> None:
-    """The FP32 PyTorch teacher cell (random init, tiny input so it stays fast)."""
+def test_teacher_cell_runs_in_torch(tmp_path: Path, tiny_bundle: Path) -> None:
+    """The FP32 PyTorch teacher cell through the real Screener (random init, tiny input so it stays fast)."""
     pytest.importorskip("torch")
+    from edge_screen.synthetic import synthetic_fundus
+    import cv2
+
+    jpeg = tmp_path / "cam.jpg"
+    cv2.imwrite(str(jpeg), cv2.cvtColor(synthetic_fundus(512, seed=2, width=768, height=512), cv2.COLOR_RGB2BGR))
     spec = harness.CellSpec(kind="teacher", backend="torch", precision="fp32", threads=1, input_size=64,
-                            teacher="jang2024_resnet50", runs=3, warmup=1, batch=2, throughput_runs=2, e2e_runs=0)
+                            teacher="jang2024_resnet50", runs=3, warmup=1, batch=2, throughput_runs=2, e2e_runs=2,
+                            bundle=str(tiny_bundle), camera_jpeg=str(jpeg))
     from edge_screen.benchmarks.runner import run_cell_subprocess
 
     r = run_cell_subprocess(spec, work=tmp_path, timeout_s=300)
@@ -215,3 +253,38 @@ def test_teacher_cell_runs_in_torch(tmp_path: Path) -> None:
     assert r["input_size"] == 64 and "random init" in r["weights"]
     assert r["output"] == {"probs_shape": [1, 2], "heatmap_shape": [1, 2, 2]}
     assert r["parameters"] > 20_000_000 and r["heatmap_kind"] == "gradcam"
+    # the same Screener stages as the students: the teacher's map is mapped onto the decoded image
+    assert set(r["e2e"]["stages"]) == set(report.STAGES) and r["e2e"]["heatmap_size"] == r["e2e"]["decoded_size"]
+    assert r["runtime"]["backend"] == "torch"
+    # the bundle's student in eager PyTorch: the bundle's own preprocessing (64 px)
+    eager = dataclasses.replace(spec, kind="torch-student", teacher="effnet_lite0", input_size=None, e2e_runs=1)
+    r = run_cell_subprocess(eager, work=tmp_path, timeout_s=300)
+    assert r["status"] == "ok", r.get("error")
+    assert r["input_size"] == 64 and "random init" in r["weights"] and set(r["e2e"]["stages"]) == set(report.STAGES)
+
+
+def test_readme_table_is_generated_from_the_results(smoke_run, tmp_path: Path) -> None:
+    _, out = smoke_run
+    doc = json.loads((out / "results.json").read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Benchmarks\n\n{report.README_START}\nold table\n{report.README_END}\n\n## Next\n")
+    report.update_readme(readme, doc, results_dir="benchmarks/results/here")
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith("## Next\n") and text.count(report.README_START) == 1
+    table = text.split(report.README_START)[1].split(report.README_END)[0]
+    ort = next(c for c in doc["cells"] if c["id"] == "student/onnxruntime/fp32/native/t1")
+    assert f"{ort['latency_ms']['p50']:.1f} ms" in table
+    assert "Targets (issue 16)" in table and "benchmarks/results/here/results.md" in table
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers here\n")
+    with pytest.raises(report.ResultsSchemaError, match="markers"):
+        report.update_readme(plain, doc, results_dir="r")
+
+
+def test_app_timing_marks_are_read() -> None:
+    from edge_screen.benchmarks.startup import _app_marks
+
+    out = ("INFO something\ntiming window_shown 1796168496.873 since_run_s=0.897 window=1284x724+0+0\n"
+           "timing first_screened 1796168498.358 since_run_s=2.382 window=1284x724+0+0\nscreenshot: x.png\n")
+    assert _app_marks(out) == {"window_shown": pytest.approx(897.0), "first_screened": pytest.approx(2382.0)}
+    assert _app_marks("timing broken line\n") == {}

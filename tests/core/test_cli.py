@@ -14,8 +14,9 @@ import pytest
 from edge_screen import cli
 from edge_screen.synthetic import synthetic_fundus
 
-TIMING_KEYS = {"decode", "preprocess", "inference", "heatmap", "total"}
-JSON_KEYS = {"file", "verdict", "probability", "threshold", "quality", "heatmap", "backend", "bundle", "timings_ms"}
+TIMING_KEYS = {"decode", "fov", "quality", "preprocess", "total"}
+JSON_KEYS = {"file", "verdict", "probability", "threshold", "quality", "heatmap", "backend", "bundle", "timings_ms",
+             "batch", "decoded_size"}
 
 
 def _write_rgb(path: Path, rgb) -> Path:  # noqa: ANN001
@@ -60,14 +61,51 @@ def test_json_fields_and_directory_recursion(tiny_bundle: Path, image_tree: Path
         assert r["threshold"] == 0.5 and r["verdict"] in {"normal", "abnormal", "ungradable"}
         assert isinstance(r["quality"]["ok"], bool)
         if r["verdict"] == "ungradable":
-            assert r["probability"] is None and r["heatmap"] is None
+            assert r["probability"] is None and r["heatmap"] is None and r["batch"] is None
         else:
+            # the model runs per batch: its time is the batch's, labelled as such, not a per-image figure
+            assert r["batch"]["size"] >= 1 and 0 <= r["batch"]["index"] < r["batch"]["size"]
+            assert r["batch"]["inference_ms"] > 0 and "inference" not in r["timings_ms"]
+            assert r["timings_ms"]["overlay"] > 0
             assert 0.0 <= r["probability"] <= 1.0
             assert (r["verdict"] == "abnormal") == (r["probability"] >= r["threshold"])
             written = cv2.imread(r["heatmap"])
-            # drawn over the decoded image: same aspect as the 256x256 original, possibly reduced
-            assert written is not None and written.shape[0] == written.shape[1] <= 256
+            # drawn over the decoded image: same aspect as the 256x256 original, possibly reduced,
+            # with the colour legend strip below it (edge_screen.heatmap.with_legend)
+            from edge_screen.heatmap import legend_height
+
+            assert written is not None and written.shape[0] - legend_height(written.shape[1]) == written.shape[1] <= 256
     assert any(r["verdict"] != "ungradable" for r in rows)
+
+
+def test_overlay_at_decoded_size_unless_full_size(tiny_bundle: Path, tmp_path: Path, capsys) -> None:
+    """A large JPEG is decoded reduced; its overlay has the decoded size, or the stored one with --full-size."""
+    big = _write_rgb(tmp_path / "in" / "big.jpg", synthetic_fundus(1200, seed=4, width=1600, height=1200))
+    sizes = {}
+    for flag in ([], ["--full-size"]):
+        out_dir = tmp_path / ("full" if flag else "decoded")
+        code, out, err = _run_main(["screen", str(big), "--bundle", str(tiny_bundle), "--json", "--threads", "1",
+                                    "--heatmap-dir", str(out_dir), *flag], capsys)
+        assert code == 0, err
+        row = json.loads(out)
+        assert row["verdict"] != "ungradable", row["quality"]
+        sizes[bool(flag)] = cv2.imread(row["heatmap"]).shape[1::-1]
+        assert row["original_size"] == [1600, 1200]
+    from edge_screen.heatmap import legend_height  # the PNG carries a legend strip under the photo
+
+    dw, dh = row["decoded_size"]
+    assert sizes[False] == (dw, dh + legend_height(dw)) and dw < 1600  # reduced decode (64 px model)
+    assert sizes[True] == (1600, 1200 + legend_height(1600))
+
+
+def test_workers_do_not_change_results(tiny_bundle: Path, image_tree: Path, capsys) -> None:
+    rows = {}
+    for workers in ("0", "2"):
+        code, out, err = _run_main(["screen", str(image_tree), "--bundle", str(tiny_bundle), "--json",
+                                    "--batch-size", "2", "--workers", workers], capsys)
+        assert code == 0, err
+        rows[workers] = [(r["file"], r["verdict"], r["probability"]) for r in map(json.loads, out.splitlines())]
+    assert rows["0"] == rows["2"] and len(rows["0"]) == 3
 
 
 def test_text_output_and_backend_choice(tiny_bundle: Path, image_tree: Path, capsys) -> None:
@@ -100,6 +138,7 @@ def test_corrupt_file_exit_3_one_line_no_traceback(tiny_bundle: Path, image_tree
     [
         ["screen"],  # no paths
         ["screen", "x.png", "--threads", "0"],
+        ["screen", "x.png", "--workers", "-1"],
         ["screen", "x.png", "--backend", "pytorch"],
         ["screen", "x.png", "--precision", "int4"],
         ["no-such-command"],
@@ -158,12 +197,28 @@ def test_broken_plugin_does_not_break_help(monkeypatch, capsys) -> None:
     import types
 
     monkeypatch.setitem(sys.modules, "tests_hello_plugin", types.SimpleNamespace(register=register))
-    monkeypatch.setattr(cli.metadata, "entry_points", fake_entry_points)
+    monkeypatch.setattr(metadata, "entry_points", fake_entry_points)
     code, out, err = _run_main(["--help"], capsys)
     assert code == 0
     assert "hello" in out and "needs-extra" not in out and "Traceback" not in err
     code, _, _ = _run_main(["hello"], capsys)
     assert code == 0
+
+
+def test_screen_does_not_load_plugins(monkeypatch, tiny_bundle: Path, image_tree: Path, capsys) -> None:
+    """`screen` needs no plug-in: their discovery and imports stay out of its start-up; --help lists them."""
+    seen = []
+
+    def fake_entry_points(group: str):  # noqa: ANN202
+        seen.append(group)
+        return []
+
+    monkeypatch.setattr(metadata, "entry_points", fake_entry_points)
+    code, _, err = _run_main(["screen", str(image_tree / "a.png"), "--bundle", str(tiny_bundle)], capsys)
+    assert code == 0, err
+    assert seen == []
+    _run_main(["-v", "--help"], capsys)
+    assert seen == [cli.ENTRY_POINT_GROUP]
 
 
 def test_console_script_help() -> None:

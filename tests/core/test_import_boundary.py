@@ -55,3 +55,32 @@ def test_every_core_module_imports_without_torch_or_qt() -> None:
 def test_cli_help_does_not_import_torch_or_qt() -> None:
     # plug-in commands (train, export, app, ...) must import torch / PySide6 only inside func
     assert json.loads(_run(_HELP.format(forbidden=FORBIDDEN))) == []
+
+
+def _imported_modules(folder: Path) -> dict[str, set[str]]:
+    """{file: every module named by an import statement in it} for the .py files under ``folder``."""
+    import ast
+
+    out: dict[str, set[str]] = {}
+    for path in folder.rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        out[str(path.relative_to(folder.parent))] = names
+    return out
+
+
+def test_gui_and_quantize_do_not_import_each_other() -> None:
+    """Imports point one way: gui -> edge_screen <- quantize (benchmarks may sit on top of all)."""
+    repo = Path(__file__).resolve().parents[2]
+    pairs = [("gui", ("edge_screen.quantize", "quantize")), ("quantize", ("edge_screen.gui", "gui")),
+             ("edge_screen", ("edge_screen.quantize", "edge_screen.gui", "edge_screen.benchmarks", "quantize", "gui",
+                              "benchmarks"))]
+    bad = []
+    for folder, forbidden in pairs:
+        for file, names in _imported_modules(repo / folder).items():
+            bad += [f"{file} imports {n}" for n in names if any(n == f or n.startswith(f + ".") for f in forbidden)]
+    assert bad == []

@@ -202,3 +202,21 @@ def test_preprocessing_dict_round_trip_and_validation():
         Preprocessing.from_dict({"input_size": 256, "resize": "bilinear"})
     with pytest.raises(UsageError, match="uint8"):
         detect_fov(np.zeros((64, 64, 3), np.float32))
+
+
+def test_heatmap_of_a_square_crop_equals_the_general_warp(fundus_wide):
+    """The fast path (one separable resize of the CAM over the square) and the affine warp agree."""
+    from edge_screen.preprocess import Transform
+
+    rng = np.random.default_rng(3)
+    cam = rng.random((12, 12)).astype(np.float32)
+    for prep in (Preprocessing(input_size=96), Preprocessing(input_size=64, crop="none")):
+        _, t, _ = crop_image(fundus_wide, prep)  # the disc leaves the frame at top and bottom
+        fast = t.map_to_image(cam)
+        nudged = Transform(t.matrix + np.array([[0, 0, 1e-4], [0, 0, 1e-4]]), t.input_size, t.image_size)
+        general = nudged.map_to_image(cam)  # not an integer square: the warp
+        assert fast.shape == general.shape == (680, 1024)
+        assert np.abs(fast - general).max() < 2e-3
+        outside = general == 0  # the random CAM is > 0 everywhere, so 0 means outside the crop
+        assert outside.any() == (prep.crop == "fov")  # crop="none" letterboxes: the whole frame is inside
+        assert (fast[outside] == 0).all() and (fast[~outside] > 0).all()

