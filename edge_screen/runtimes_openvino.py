@@ -74,9 +74,9 @@ def _ov() -> Any:
 
 def model_cache_dir() -> Path:
     """Where compiled OpenVINO models are cached (``<edge-screen cache>/openvino``)."""
-    from edge_screen.bundle import _cache_root
+    from edge_screen.bundle_archive import cache_root
 
-    return _cache_root() / "openvino"
+    return cache_root() / "openvino"
 
 
 @register_runtime

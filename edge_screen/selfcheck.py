@@ -178,9 +178,9 @@ def cache_key(bundle: Bundle, *, threads: int | None, device: str | None, machin
 
 
 def _cache_path(key: str) -> Path:
-    from edge_screen.bundle import _cache_root
+    from edge_screen.bundle_archive import cache_root
 
-    return _cache_root() / "selfcheck" / f"{key[:32]}.json"
+    return cache_root() / "selfcheck" / f"{key[:32]}.json"
 
 
 def _read_cache(key: str) -> dict[str, Any] | None:
