@@ -65,6 +65,7 @@ class HeatmapGraph(nn.Module):
         self.features = model.features
         self.head = model.head
         self.class_index = int(class_index)
+        self.gate: nn.Module | None = None  # optional learned gate on the pooled features (attach_gate)
         self.eval()
 
     def channel_weights(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -77,13 +78,16 @@ class HeatmapGraph(nn.Module):
         cam = (fmap * alpha[:, :, None, None]).sum(dim=1)
         return torch.relu(cam)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         fmap = self.features(image)
         pooled = fmap.mean(dim=(2, 3))
         probabilities = torch.softmax(self.head(pooled), dim=1)
         cam = self.raw_cam(fmap, pooled)
         peak = cam.amax(dim=(1, 2), keepdim=True).clamp_min(NORM_EPS)
-        return probabilities, cam / peak
+        if self.gate is None:
+            return probabilities, cam / peak
+        # + (gate_probabilities [B,K], ood_distance [B]) from the same pooled features (edge_screen.gate)
+        return (probabilities, cam / peak, *self.gate(pooled))
 
 
 class CamGraph(HeatmapGraph):
@@ -136,14 +140,17 @@ def heatmap_kind(model: nn.Module) -> str:
     )
 
 
-def with_heatmap(model: nn.Module, *, class_index: int = ABNORMAL) -> HeatmapGraph:
+def with_heatmap(model: nn.Module, *, class_index: int = ABNORMAL, gate: nn.Module | None = None) -> HeatmapGraph:
     """Wrap a classifier so it returns ``(probabilities [B,2], heatmap [B,h,w])``; eval mode.
 
-    Picks :class:`CamGraph` for linear heads and :class:`GradCamGraph` for the MLP head.
+    Picks :class:`CamGraph` for linear heads and :class:`GradCamGraph` for the MLP head. With
+    ``gate`` (``edge_screen.quantize.gate_model.GateHeads``) it also returns the learned gate's
+    ``(gate_probabilities [B,K], ood_distance [B])`` from the same pooled features.
     """
     kind = heatmap_kind(model)
     graph: HeatmapGraph = CamGraph(model, class_index=class_index) if kind == "cam" else GradCamGraph(
         model, class_index=class_index
     )
+    graph.gate = None if gate is None else gate.eval()
     log.debug("heatmap graph %s for %s", graph.kind, type(model).__name__)
     return graph.eval()
