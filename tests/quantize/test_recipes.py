@@ -17,7 +17,7 @@ from edge_screen.screener import Screener
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import write_set  # noqa: E402
+from conftest import draw_fundus, write_set  # noqa: E402
 
 
 def _released_format_checkpoint(path: Path) -> None:
@@ -43,5 +43,8 @@ def test_from_jang_recipe_builds_a_bundle_that_screens(tmp_path: Path) -> None:
     assert {("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "int8"), ("tensorrt", "int8")} <= have
     assert bundle.preprocessing.input_size == 64
     assert bundle.manifest["provenance"]  # teacher and data recorded
-    result = Screener(bundle, backend="onnxruntime", precision="int8").screen(next((tmp_path / "data" / "images").glob("ab_*.png")))
+    # the training photos are 96 px (a fast test); a disc under 100 stored pixels is low_resolution, so
+    # the screened photo is a larger one
+    photo = draw_fundus(7, True, 192)
+    result = Screener(bundle, backend="onnxruntime", precision="int8").screen(photo)
     assert result.verdict in ("abnormal", "normal") and 0.0 <= result.probability <= 1.0
