@@ -3,6 +3,9 @@
 ``python3 sample_csv.py --data A.csv B.csv --out DIR --calib 300 --report 400 [--seed 0]`` writes
 ``DIR/calib.csv`` and ``DIR/report.csv`` (``file`` absolute, the other columns kept), disjoint, each
 drawn in proportion to every (``source_repo``, label) cell so all cameras shape the INT8 ranges.
+``--gate N`` also writes ``DIR/gate.csv``: up to N photos of every (source, label) cell for
+``edge-screen train-gate``, the source being the file-name prefix (``idrid_``, ``odir_``, ``airogs_``,
+``srahim_``: the four sources, both ODIR-derived sets in one), drawn with its own seed (13).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--calib", type=int, default=300)
     ap.add_argument("--report", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gate", type=int, default=0, metavar="N", help="also write gate.csv: N photos per source x label")
     a = ap.parse_args(argv)
     rows = []
     for path in map(Path, a.data):
@@ -46,6 +50,19 @@ def main(argv: list[str] | None = None) -> None:
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
             w.writerows(part)
+    if a.gate > 0:
+        by_source: dict[tuple[str, str], list[dict]] = {}
+        for r in rows:
+            by_source.setdefault((Path(r["file"]).name.split("_")[0], r.get("label", "")), []).append(r)
+        grng, gate = random.Random(13), []
+        for key in sorted(by_source):
+            group = by_source[key][:]
+            grng.shuffle(group)
+            gate += group[:a.gate]
+        with open(out / "gate.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(gate)
 
 
 if __name__ == "__main__":
