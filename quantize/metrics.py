@@ -183,14 +183,15 @@ def _scores_checkpoint(path: str, samples: list, *, batch_size: int, trust_check
     # torch only here: a bundle is evaluated without it.
     from edge_screen.quantize.data import FundusDataset
     from edge_screen.quantize.models import TRAIN_FORMAT, create_model, read_checkpoint
-    from edge_screen.quantize.train import model_prep, predict
+    from edge_screen.quantize.model_spec import resolve_preprocessing
+    from edge_screen.quantize.train import predict
 
     obj = read_checkpoint(path, trust_checkpoint=trust_checkpoint)
     is_train = isinstance(obj, dict) and obj.get("format") == TRAIN_FORMAT
     model = create_model(None if is_train else (model_name or "jang2024_resnet50"), checkpoint=path,
                          trust_checkpoint=trust_checkpoint)
     thr = model.default_cfg.get("threshold", {}).get("value") if is_train else None
-    ds = FundusDataset(samples, model_prep(model), augment=None, cache=False)
+    ds = FundusDataset(samples, resolve_preprocessing(model), augment=None, cache=False)
     return predict(model, ds, batch_size=batch_size), thr, f"checkpoint {path} ({model.default_cfg['name']})"
 
 

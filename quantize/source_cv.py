@@ -295,7 +295,7 @@ def save_run(cfg: SourceCVConfig, table: Table, model, kind: str, result: dict, 
     import torch
 
     from edge_screen.quantize.models import TRAIN_FORMAT, model_kwargs
-    from edge_screen.quantize.train import model_prep
+    from edge_screen.quantize.model_spec import resolve_preprocessing
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -307,7 +307,7 @@ def save_run(cfg: SourceCVConfig, table: Table, model, kind: str, result: dict, 
                "epochs": result.get("epochs"), "pooled_per_epoch": result.get("pooled_per_epoch"),
                "config": asdict(cfg), "floor": loso_mod.check_floor(rep, probe_run["report"], name=kind)}
     ckpt = {"format": TRAIN_FORMAT, "kind": kind, "model": cfg.model, "model_kwargs": model_kwargs(model),
-            "config": {**asdict(cfg), "data": ",".join(map(str, cfg.data))}, "preprocessing": model_prep(model).to_dict(),
+            "config": {**asdict(cfg), "data": ",".join(map(str, cfg.data))}, "preprocessing": resolve_preprocessing(model).to_dict(),
             "state_dict": model.state_dict(), "epoch": (result.get("epochs") or 0) - 1, "best_epoch": (result.get("epochs") or 0) - 1,
             "best_metric": rep["pooled"]["auc"], "threshold": thr, "loso": rep, "probe_loso": probe_run["report"],
             "teacher": {"run": cfg.teacher} if cfg.teacher else None}

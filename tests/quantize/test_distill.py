@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from edge_screen.quantize.cam import with_heatmap
+from edge_screen.quantize.cam import normalise_map, with_heatmap
 from edge_screen.quantize.distill import (DistillConfig, StudentWithCam, cam_transfer_loss, distill, distill_loss,
-                                          kd_loss, normalise_cam)
+                                          kd_loss)
 from edge_screen.quantize.models import create_model
 
 
@@ -36,7 +36,7 @@ def test_cam_transfer_hand_computed() -> None:
     assert cam_transfer_loss(torch.zeros(1, 2, 2), teacher).item() == pytest.approx(0.25)  # (1^2)/4
     neg = -torch.ones(1, 2, 2)  # ReLU'd to zero, no NaN
     assert cam_transfer_loss(neg, neg).item() == 0.0
-    assert torch.equal(normalise_cam(torch.tensor([[[0.0, 2.0], [1.0, -1.0]]])), torch.tensor([[[0.0, 1.0], [0.5, 0.0]]]))
+    assert torch.equal(normalise_map(torch.tensor([[[0.0, 2.0], [1.0, -1.0]]])), torch.tensor([[[0.0, 1.0], [0.5, 0.0]]]))
 
 
 def test_distill_loss_skips_unlabelled_in_ce() -> None:
@@ -61,7 +61,7 @@ def test_student_cam_equals_exported_heatmap(name: str) -> None:
     x = torch.randn(2, 3, 64, 64)
     _, ref = with_heatmap(model)(x)
     logits, raw = StudentWithCam(model)(x)
-    torch.testing.assert_close(normalise_cam(raw).detach(), ref, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(normalise_map(raw).detach(), ref, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(logits.detach(), model(x))
 
 
