@@ -50,7 +50,7 @@ def export_bundle(
     max_auc_drop: float | None = None,
     name: str | None = None,
     version: str | None = None,
-    crop: str = "fov",
+    crop: str | None = None,
     float_convs: int | None = None,
     bias_correction: bool = True,
 ) -> Path:
@@ -60,7 +60,8 @@ def export_bundle(
 
     Args:
         targets: ``(format, precision)`` pairs, e.g. ``[("openvino", "int8")]``; see :data:`_SUPPORTED`.
-        input_size: S (default: ``model.default_cfg["input_size"]``).
+        input_size: S (default: the model card's, ``model.spec.input_size``).
+        crop: ``"fov"`` or ``"none"`` (default: the model card's).
         calib: ``edge_screen.quantize.calib.ImageSet`` (int8: calibration images).
         val: ``ImageSet`` with labels: accuracy control and the report's AUCs. Without it the
             report compares on the calibration images (no AUC).
@@ -72,8 +73,8 @@ def export_bundle(
     Returns: the bundle root.
     """
     from edge_screen.bundle import BundleWriter
-    from edge_screen.preprocess import Preprocessing
     from edge_screen.quantize.cam import with_heatmap
+    from edge_screen.quantize.model_spec import resolve_preprocessing
     from edge_screen.quantize.onnx_export import torch_to_onnx
     from edge_screen.quantize import DEFAULT_FLOAT_CONVS
 
@@ -95,17 +96,9 @@ def export_bundle(
             raise UsageError(f"{format} int8 needs calibration images: pass --calib DATA (about 300 real images)")
     if max_auc_drop is not None and (("openvino", "int8") not in targets or val is None):
         raise UsageError("--max-auc-drop works with --format openvino --precision int8 and needs --val DATA")
-    cfg = dict(getattr(model, "default_cfg", {}))
-    size = int(input_size or cfg.get("input_size") or 0)
-    if size <= 0:
-        raise UsageError("input size unknown: pass --img-size N")
-    prep = Preprocessing(
-        input_size=size,
-        mean=tuple(cfg.get("mean", (0.5, 0.5, 0.5))),
-        std=tuple(cfg.get("std", (0.5, 0.5, 0.5))),
-        color_order=cfg.get("color_order", "RGB"),
-        crop=crop,
-    )
+    cfg = dict(model.default_cfg)
+    prep = resolve_preprocessing(model, {"input_size": input_size, "crop": crop})
+    size = prep.input_size
     for what, data in (("calibration", calib), ("validation", val)):
         if data is not None and tuple(data.images.shape[1:]) != (3, size, size):
             raise UsageError(f"{what} images are {data.images.shape[1:]}, the model input is (3, {size}, {size})")
@@ -236,13 +229,16 @@ def _load_model(args: argparse.Namespace) -> Any:
                         input_size=args.img_size)  # fmt: skip
 
 
+def _prep(args: argparse.Namespace, model: Any) -> Any:
+    from edge_screen.quantize.model_spec import resolve_preprocessing
+
+    return resolve_preprocessing(model, {"input_size": args.img_size, "crop": args.crop})
+
+
 def _image_sets(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
-    from edge_screen.preprocess import Preprocessing
     from edge_screen.quantize.calib import load_image_set
 
-    cfg = model.default_cfg
-    prep = Preprocessing(input_size=int(args.img_size or cfg["input_size"]), mean=tuple(cfg["mean"]),
-                         std=tuple(cfg["std"]), color_order=cfg.get("color_order", "RGB"), crop=args.crop)  # fmt: skip
+    prep = _prep(args, model)
     calib = load_image_set(args.calib, prep, limit=args.calib_images) if args.calib else None
     val = load_image_set(args.val, prep, limit=None) if args.val else None
     if val is not None and not val.labelled:
@@ -276,7 +272,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", default=None, help="registry model name (needed unless CKPT is an edge-screen checkpoint)")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary pickles in CKPT")
     p.add_argument("--img-size", type=int, default=None, help="model input size S (default: the model's)")
-    p.add_argument("--crop", choices=("fov", "none"), default="fov", help="preprocessing crop (default fov)")
+    p.add_argument("--crop", choices=("fov", "none"), default=None,
+                   help="preprocessing crop (default: the model card's, fov)")
     p.add_argument("--calib", default=None, metavar="DATA", help="labels.csv or folder of calibration images")
     p.add_argument("--calib-images", type=int, default=300, help="calibration images to draw (default 300)")
     p.add_argument("--val", default=None, metavar="DATA", help="labelled validation images (AUC, accuracy control)")
@@ -306,12 +303,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     if args.train is None:
         raise UsageError("--qat needs labelled training images: pass --train DATA")
     from edge_screen.quantize.calib import load_image_set
-    from edge_screen.preprocess import Preprocessing
 
-    cfg = model.default_cfg
-    prep = Preprocessing(input_size=int(args.img_size or cfg["input_size"]), mean=tuple(cfg["mean"]),
-                         std=tuple(cfg["std"]), color_order=cfg.get("color_order", "RGB"), crop=args.crop)  # fmt: skip
-    train = load_image_set(args.train, prep, limit=None)
+    train = load_image_set(args.train, _prep(args, model), limit=None)
     root = qat_finetune(model, train, args.out, calibration=calib, validation=val, epochs=args.epochs, lr=args.lr,
                         float_convs=args.float_convs)  # fmt: skip
     print(f"QAT fine-tuned OpenVINO INT8 written to bundle {root}")
