@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from edge_screen.benchmarks.harness import CellSpec, finite_or_none, roc_auc, summarize, time_calls
+from edge_screen.benchmarks.harness import CellSpec, summarize, time_calls
+from edge_screen.metrics import finite_or_none, roc_auc
 
 logger = logging.getLogger(__name__)
 

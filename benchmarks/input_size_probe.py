@@ -123,7 +123,7 @@ def _Pooled(features):  # noqa: ANN001, ANN202, N802
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    from edge_screen.benchmarks.harness import roc_auc
+    from edge_screen.metrics import roc_auc
 
     return float(roc_auc(y, s))
 

@@ -268,7 +268,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.model:
         raise UsageError("evaluate needs --model CKPT_OR_BUNDLE (or --cv source with a backbone name)")
     args.data = args.data[0] if len(args.data) == 1 else ",".join(args.data)
-    from edge_screen.quantize.metrics import evaluate
+    from edge_screen.quantize.evaluate import evaluate
 
     report = evaluate(args.model, args.data, split=args.split, group_by=args.group_by, out=args.out,
                       threshold=args.threshold, batch_size=args.batch_size, trust_checkpoint=args.trust_checkpoint,
@@ -277,7 +277,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        from edge_screen.quantize.metrics import format_report
+        from edge_screen.quantize.evaluate import format_report
 
         print(format_report(report))
     return 0

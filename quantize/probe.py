@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from edge_screen.errors import UsageError
-from edge_screen.quantize import metrics
+from edge_screen import metrics
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from edge_screen.errors import UsageError
 from edge_screen.quantize import loso as loso_mod
-from edge_screen.quantize import metrics
+from edge_screen import metrics
 from edge_screen.quantize.probe import C_GRID, fit_probe, nested_loso, sample_weights, select_c
 from edge_screen.quantize.sources import DEFAULT_SOURCE_COL, loso_folds, parse_source_map, read_datasets, sources_of
 from edge_screen.quantize.transfer import FinetuneConfig
@@ -189,7 +189,7 @@ def advance_bank(cfg: SourceCVConfig, bank):  # noqa: ANN001, ANN201
         log.info("frozen stages %d..%d reused from %s", k, to, store)
         return dataclasses.replace(bank, prefix=np.load(store, mmap_mode="r"), k=to)
     model = create_model(cfg.model, pretrained=True, input_size=cfg.img_size).eval()
-    mid = torch.nn.Sequential(*stages_of(model.features)[k:to]).eval()
+    mid = torch.nn.Sequential(*stages_of(model)[k:to]).eval()
     flat = bank.prefix.reshape(n * v, *bank.prefix.shape[2:])
     out = []
     t0 = time.perf_counter()

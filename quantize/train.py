@@ -30,9 +30,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from edge_screen.errors import UsageError
-from edge_screen.quantize import metrics
+from edge_screen import metrics
 from edge_screen.quantize.data import (Augment, FundusDataset, Sample, read_samples, save_split_csv,
                                        select_split, split_samples)
+from edge_screen.quantize.evaluate import predict
 from edge_screen.quantize.frozen import stages_of
 from edge_screen.quantize.model_spec import resolve_preprocessing
 from edge_screen.quantize.models import TRAIN_FORMAT, create_model, get_spec, model_kwargs
@@ -196,18 +197,6 @@ def autocast_for(device: torch.device, amp: str) -> tuple[torch.dtype | None, bo
 
 
 @torch.no_grad()
-def predict(model: nn.Module, dataset: FundusDataset, *, batch_size: int = 16, device: torch.device | str = "cpu",
-            input_index: int = 0, workers: int = 0) -> np.ndarray:
-    """P(abnormal) ``(N,) float64`` for every item of ``dataset`` (eval mode, inputs[input_index])."""
-    model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
-    out = []
-    for batch in loader:
-        logits = model(batch["inputs"][input_index].to(device))
-        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy())
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
-
-
 def _atomic_save(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
