@@ -65,6 +65,35 @@ def test_student_cam_equals_exported_heatmap(name: str) -> None:
     torch.testing.assert_close(logits.detach(), model(x))
 
 
+@pytest.mark.parametrize("head", ["linear", "mlp"])
+def test_distill_maps_are_cam_py_maps(head: str) -> None:
+    """The CAM-transfer loss sees exactly cam.py's maps: the teacher's equals the exported heatmap bit
+    for bit; the student's (train mode, BN on batch statistics) equals Grad-CAM by its definition."""
+    from edge_screen.quantize.distill import teacher_outputs
+    from edge_screen.quantize.tiny import tiny_classifier
+
+    model = tiny_classifier(head, seed=3, input_size=32)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        probs, heat = with_heatmap(model)(x)
+    t_logits, t_map = teacher_outputs(model, x)
+    assert torch.equal(t_map, heat)
+    torch.testing.assert_close(torch.softmax(t_logits, 1), probs)
+
+    model.train()
+    logits, raw = StudentWithCam(model)(x)
+    fmap = model.features(x)
+    if head == "linear":  # CAM: the abnormal row of the linear layer, no 1/(h*w) factor
+        assert torch.equal(raw, torch.einsum("bchw,c->bhw", fmap, model.head.fc.weight[1]))
+    else:  # Grad-CAM by definition: relu(sum_c mean_hw(d logit_1 / d A_c) A_c), up to the factor h*w
+        fm = fmap.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(model.forward_head(fm)[:, 1].sum(), fm)
+        ref = (g.mean(dim=(2, 3))[:, :, None, None] * fm).sum(1)
+        torch.testing.assert_close(normalise_map(raw).detach(), normalise_map(ref.detach()), atol=1e-5, rtol=1e-4)
+    cam_transfer_loss(raw, t_map).backward()  # differentiable through the map
+    assert model.features[0][0].weight.grad is not None and model.features[0][0].weight.grad.abs().sum() > 0
+
+
 @pytest.mark.slow
 def test_tiny_distill_run_with_cache(tiny_checkpoint: Path, tmp_path: Path) -> None:
     split = tiny_checkpoint.parent / "split.csv"
