@@ -358,5 +358,5 @@ def model_kwargs(model: FundusClassifier) -> dict:
     cfg = model.default_cfg
     head = model.head
     return {"num_classes": int(cfg["num_classes"]), "head": model.spec.head.value, "input_size": int(model.spec.input_size),
-            "dropout": float(head.dropout.p) if isinstance(head, LinearHead) else 0.2,
-            "hidden": int(head.fc1.out_features) if isinstance(head, MLPHead) else 512}
+            "dropout": float(head.dropout.p) if model.spec.head is HeadType.LINEAR else 0.2,
+            "hidden": int(head.fc1.out_features) if model.spec.head is HeadType.MLP else 512}

@@ -172,3 +172,13 @@ def test_the_check_sees_a_retyped_preprocessing() -> None:
         ["Preprocessing()", "default_cfg['input_size']", "Preprocessing()", "default_cfg.get('mean')",
          "Preprocessing.from_dict()"])
     assert _constructions("p = Preprocessing(input_size=64)\n", "quantize/model_spec.py") == []
+
+
+def test_model_card_module_is_torch_free() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, edge_screen.quantize.model_spec as s; s.resolve_preprocessing(s.ModelSpec('x', 64, s.HALF, "
+            "s.HALF, num_features=4)); print(sorted(m for m in ('torch', 'timm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
