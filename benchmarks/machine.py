@@ -37,7 +37,7 @@ LIBRARIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 #: CPU flags worth a column of their own: they decide which INT8/BF16 kernels run.
-KEY_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8",
+KEY_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8",
                  "amx_bf16", "asimd", "asimddp", "i8mm")
 
 
@@ -75,6 +75,9 @@ def cpu_record() -> dict:
         affinity = sorted(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         affinity = list(range(os.cpu_count() or 1))
+    from edge_screen.cpuinfo import isa_record
+
+    isa = isa_record()
     return {
         "model": model or "unknown",
         "board": board,
@@ -82,6 +85,11 @@ def cpu_record() -> dict:
         "logical_cores": os.cpu_count(),
         "usable_cores": len(affinity),
         "key_flags": {f: (f in flags) for f in KEY_CPU_FLAGS},
+        # the flags that decide which INT8 kernels run (avx2, avx512_vnni, avx_vnni, amx_*) and the
+        # resulting kind: without VNNI/AMX, u8 x s8 pair sums saturate at int16 (issue 12)
+        "isa": isa["isa"],
+        "amx": isa["amx"],
+        "int8_dot_product": isa["int8_dot_product"],
         "flags": flags,
     }
 

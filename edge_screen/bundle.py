@@ -368,6 +368,17 @@ class BundleWriter:
         self._extra_files.add(relpath)
         return relpath
 
+    def remove_file(self, relpath: str, *, delete: bool = True) -> None:
+        """Stop listing ``relpath`` (and delete it unless ``delete=False``); models that use it must go first."""
+        _check_relpath(relpath, "bundle file path")
+        users = [f"{e['backend']}/{e['precision']}" for e in self._m["models"] if relpath in e["files"].values()]
+        if users:
+            raise BundleError(f"cannot remove {relpath!r} from bundle {self.root}: model(s) {users} use it")
+        self._extra_files.discard(relpath)
+        self._m["files"].pop(relpath, None)
+        if delete:
+            (self.root / relpath).unlink(missing_ok=True)
+
     def add_model(
         self, backend: str, precision: str, files: Mapping[str, str | os.PathLike], **extra: Any
     ) -> None:

@@ -132,6 +132,8 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         if args.json:
             d = item.to_dict()
             d["heatmap"] = heat_path
+            if screener.selection is not None:  # which model and why (self-check, measured choice)
+                d["selection"] = screener.selection.brief()
             if overlay_ms is not None:  # this image's heatmap mapping + overlay + PNG writing
                 d["timings_ms"]["overlay"] = round(overlay_ms, 3)
             print(json.dumps(d), flush=True)
@@ -204,7 +206,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
             "preprocessing": b.preprocessing.to_dict(),
             "models": [f"{m.backend}/{m.precision}" for m in b.models],
             "provenance": b.manifest.get("provenance", {}),
+            "golden_images": len((b.manifest.get("golden") or {}).get("images", [])),
         }
+        info["selection"] = _selection_info(b, args)
     info["commands"] = sorted(getattr(args, "_commands", []))
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -216,15 +220,43 @@ def _cmd_info(args: argparse.Namespace) -> int:
     else:
         print(f"bundle: {bi['id']} at {bi['path']}")
         print(f"  models: {', '.join(bi['models'])}; threshold {bi['threshold']:.4g} ({bi['threshold_method']})")
+        _print_selection(info["selection"])
     print("backends: " + ", ".join(f"{n} ({'available' if ok else 'not installed'})" for n, ok in info["backends"].items()))
     print("libraries: " + ", ".join(f"{k} {v or '-'}" for k, v in info["versions"].items()))
     print("commands: " + ", ".join(info["commands"]))
     return EXIT_OK
 
 
+def _selection_info(bundle, args: argparse.Namespace) -> dict:  # noqa: ANN001 - Bundle
+    """The self-check of this machine and the model it chooses (runs the check on first use)."""
+    from edge_screen.cpuinfo import isa_record
+    from edge_screen.runtime import create_runtime
+
+    try:
+        sel = create_runtime(bundle, threads=args.threads).selection
+    except EdgeScreenError as exc:
+        return {"error": _one_line(exc), "machine": isa_record()}
+    return sel.to_dict() if sel is not None else {}
+
+
+def _print_selection(sel: dict) -> None:
+    if "error" in sel:
+        print(f"  model on this machine: none ({sel['error']})")
+        return
+    isa = sel["machine"]["isa"]
+    print(f"  cpu: {sel['machine']['cpu']} (INT8: {sel['machine']['int8_dot_product']}; "
+          + ", ".join(f for f in ("avx2", "avx512_vnni", "avx_vnni", "amx_int8") if isa.get(f)) + ")")
+    print(f"  using {sel['backend']}/{sel['precision']}: {sel['reason']}")
+    for c in sel["checks"]:
+        lat = f", {c['latency_ms']:.1f} ms" if c.get("latency_ms") else ""
+        print(f"    self-check {c['backend']}/{c['precision']}: {c['status']} ({c['reason']}{lat})")
+    print(f"  (checked {sel['created']}{', cached' if sel['cached'] else ''})")
+
+
 def _add_info(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="show the bundle, available backends and library versions")
+    p = sub.add_parser("info", help="show the bundle, the model chosen on this machine (self-check), backends, versions")
     p.add_argument("--bundle", help="model bundle folder or .zip")
+    p.add_argument("--threads", type=positive_int, help="CPU threads the choice is measured with (as for screen)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_info)
 

@@ -5,9 +5,11 @@ input ``image`` float32 ``[B, 3, S, S]``; outputs ``probabilities`` float32 ``[B
 ``heatmap`` float32 ``[B, h, w]`` (0..1). Backends live in ``runtimes_*`` modules and import their
 library lazily, so a missing optional backend costs nothing until it is asked for.
 
-Automatic choice: tensorrt > openvino > onnxruntime among the backends that are installed *and*
-present in the bundle; precision int8 > fp16 > fp32. An explicit choice wins; an explicit backend
-that is not installed raises :class:`BackendUnavailable` naming the pip extra.
+Automatic choice (:func:`create_runtime`): the fastest model that passes the bundle's golden-set
+self-check on this machine (:mod:`edge_screen.selfcheck`), measured once per machine and cached.
+The static order tensorrt > openvino > onnxruntime, int8 > fp16 > fp32 (:func:`select_model`) only
+orders the candidates. An explicit choice wins; an explicit backend that is not installed raises
+:class:`BackendUnavailable` naming the pip extra.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from edge_screen.errors import BackendUnavailable, BundleError, InferenceError, 
 
 if TYPE_CHECKING:
     from edge_screen.bundle import Bundle, ModelEntry
+    from edge_screen.selfcheck import Selection
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,8 @@ class Runtime(ABC):
         self.entry = entry
         self.threads = threads
         self.device = device
+        #: why this model was chosen (set by create_runtime; None when constructed directly)
+        self.selection: Selection | None = None
 
     @property
     def precision(self) -> str:
@@ -172,22 +177,28 @@ def available_backends() -> list[str]:
     return [n for n in runtime_names() if _REGISTRY[n].is_available()]
 
 
-def select_model(
+def candidates(
     bundle: Bundle, *, backend: str | None = None, precision: str | None = None
-) -> tuple[type[Runtime], ModelEntry]:
-    """Pick (runtime class, entry) as :func:`create_runtime` does, without loading anything."""
+) -> tuple[list[tuple[type[Runtime], ModelEntry]], list[str]]:
+    """Entries of ``bundle`` this machine can run (installed backend, needed files), best-preferred first.
+
+    Returns ``(candidates, skipped)``: ``[(runtime class, entry)]`` in preference order (backend,
+    then precision) and one line per entry left out. An explicit ``backend`` that is not installed
+    raises :class:`BackendUnavailable` naming the pip extra; one the bundle lacks, BundleError.
+    """
     if precision is not None and precision not in PRECISION_PREFERENCE:
         raise UsageError(f"unknown precision {precision!r}; valid: {', '.join(PRECISION_PREFERENCE)}")
     if backend is not None:
         cls = get_runtime_class(backend)
         if not cls.is_available():
             raise BackendUnavailable(cls.unavailable_message())
-        entry = bundle.model(backend, precision)
-        return cls, entry
-    candidates = []
+        bundle.model(backend, precision)  # BundleError naming what the bundle has
+    found = []
     skipped = []
     for entry in bundle.models:
         if precision is not None and entry.precision != precision:
+            continue
+        if backend is not None and entry.backend != backend:
             continue
         cls = _REGISTRY.get(entry.backend)
         if cls is None:
@@ -199,22 +210,60 @@ def select_model(
         if not cls.is_available():
             skipped.append(f"{entry.backend}/{entry.precision} ({cls.unavailable_message()})")
             continue
+        missing_isa = isa_mismatch(entry)
+        if missing_isa:
+            skipped.append(f"{entry.backend}/{entry.precision} ({missing_isa})")
+            continue
         rank = (
             BACKEND_PREFERENCE.index(entry.backend) if entry.backend in BACKEND_PREFERENCE else len(BACKEND_PREFERENCE),
             PRECISION_PREFERENCE.index(entry.precision),
         )
-        candidates.append((rank, cls, entry))
-    if not candidates:
-        want = f" at precision {precision}" if precision else ""
-        raise BackendUnavailable(
-            f"no usable model{want} in bundle {bundle.name!r}: "
-            + ("; ".join(skipped) if skipped else "the bundle lists no such model")
-            + f". Installed backends: {', '.join(available_backends()) or 'none'}"
-        )
+        found.append((rank, cls, entry))
+    found.sort(key=lambda c: c[0])
+    return [(cls, entry) for _, cls, entry in found], skipped
+
+
+def isa_mismatch(entry: ModelEntry) -> str | None:
+    """Why this CPU cannot run ``entry`` faithfully (its manifest ``requires_isa``: any one of these
+    CPU flags), or None. E.g. INT8 models with 8-bit weights need int32 INT8 dot products (VNNI, AMX)."""
+    need = entry.extra.get("requires_isa")
+    if not need:
+        return None
+    from edge_screen.cpuinfo import cpu_flags, int8_dot_product
+
+    if any(flag in cpu_flags() for flag in need):
+        return None
+    return f"needs a CPU with one of {', '.join(need)}; this one has INT8 kind {int8_dot_product()!r}"
+
+
+def select_model(
+    bundle: Bundle, *, backend: str | None = None, precision: str | None = None
+) -> tuple[type[Runtime], ModelEntry]:
+    """The preferred (runtime class, entry) by the static order above, without loading or measuring
+    anything. :func:`create_runtime` measures instead (:mod:`edge_screen.selfcheck`)."""
+    if backend is not None:
+        if precision is not None and precision not in PRECISION_PREFERENCE:
+            raise UsageError(f"unknown precision {precision!r}; valid: {', '.join(PRECISION_PREFERENCE)}")
+        cls = get_runtime_class(backend)
+        if not cls.is_available():
+            raise BackendUnavailable(cls.unavailable_message())
+        return cls, bundle.model(backend, precision)
+    found, skipped = candidates(bundle, precision=precision)
+    if not found:
+        raise BackendUnavailable(no_model_message(bundle, precision, skipped))
     for s in skipped:
         log.debug("auto-select skipped %s", s)
-    _, cls, entry = min(candidates, key=lambda c: c[0])
-    return cls, entry
+    return found[0]
+
+
+def no_model_message(bundle: Bundle, precision: str | None, skipped: list[str]) -> str:
+    """The error text when no entry of the bundle can run here."""
+    want = f" at precision {precision}" if precision else ""
+    return (
+        f"no usable model{want} in bundle {bundle.name!r}: "
+        + ("; ".join(skipped) if skipped else "the bundle lists no such model")
+        + f". Installed backends: {', '.join(available_backends()) or 'none'}"
+    )
 
 
 def create_runtime(
@@ -225,10 +274,15 @@ def create_runtime(
     threads: int | None = None,
     device: str | None = None,
 ) -> Runtime:
-    """Load the bundle's best usable model (or the explicit ``backend``/``precision``)."""
-    cls, entry = select_model(bundle, backend=backend, precision=precision)
-    log.info("using %s/%s from bundle %s", entry.backend, entry.precision, bundle.id)
-    return cls(bundle, entry, threads=threads, device=device)
+    """Load the fastest model of the bundle that is faithful to FP32 on this machine.
+
+    The first use on a machine self-checks and times every candidate (a few seconds; cached per
+    machine, see :mod:`edge_screen.selfcheck`). ``backend`` and/or ``precision`` narrow the choice;
+    both together force it. The returned runtime's ``selection`` says what was chosen and why.
+    """
+    from edge_screen.selfcheck import select_runtime
+
+    return select_runtime(bundle, backend=backend, precision=precision, threads=threads, device=device)
 
 
 # Backends register themselves on import; they import their libraries lazily.

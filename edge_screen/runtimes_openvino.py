@@ -3,12 +3,27 @@
 On CPUs with BF16 support OpenVINO silently runs FP32 models in BF16 (its default
 ``INFERENCE_PRECISION_HINT``); measured here, that moved a heatmap by up to 0.26. When the entry's
 precision is fp32 we therefore set the hint to f32 (OpenVINO docs, "Precision Control").
+
+**No network.** ``import openvino`` (2024.1 and later, measured with 2026.4) sends a usage event to
+Google Analytics and writes ``~/intel/openvino_ga_cid``: ``openvino/tools/ovc/__init__.py`` starts
+``openvino_telemetry`` (openvinotoolkit/openvino PR 23832), which is opt-out. The documented
+opt-out is the per-user consent file that ``opt_in_out --opt_out`` writes; edge-screen does not
+change a user's global settings, so :func:`import_openvino` turns telemetry off for this process
+only, through the path OpenVINO and NNCF both support when the telemetry package is absent
+(``openvino.tools.ovc.telemetry_stub``; NNCF: "openvino_telemetry package not found. No telemetry
+will be sent."). Every OpenVINO import in edge-screen goes through it.
+
+**Start-up.** Compiling the IR costs ~1 s per start on 2 cores; the compiled blob is cached in
+``<cache>/openvino`` (OpenVINO ``CACHE_DIR``; the cache root honours ``EDGE_SCREEN_CACHE``) so
+later starts load it instead.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,11 +39,44 @@ _DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 _PRECISION_HINT = {"fp32": "f32", "fp16": "f16"}
 
 
+_TELEMETRY_MODULE = "openvino_telemetry"
+
+
+def disable_openvino_telemetry() -> bool:
+    """Make OpenVINO's and NNCF's telemetry inert in this process; call before importing them.
+
+    Returns False (and logs a warning) when OpenVINO was already imported with its telemetry
+    package, i.e. too late to stop the import-time event.
+    """
+    mod = sys.modules.get(_TELEMETRY_MODULE)
+    if mod is not None and "openvino" in sys.modules:
+        log.warning("OpenVINO was imported before edge-screen could turn its telemetry off; "
+                    "run 'opt_in_out --opt_out' once to opt out for every program on this machine")  # fmt: skip
+        return False
+    if mod is None:
+        # A None entry makes `import openvino_telemetry` raise ImportError (the stub path).
+        sys.modules[_TELEMETRY_MODULE] = None  # type: ignore[assignment]
+    return True
+
+
+def import_openvino() -> Any:
+    """``import openvino`` with telemetry off (:func:`disable_openvino_telemetry`); ImportError if absent."""
+    disable_openvino_telemetry()
+    return importlib.import_module("openvino")
+
+
 def _ov() -> Any:
     try:
-        return importlib.import_module("openvino")
+        return import_openvino()
     except ImportError as exc:
         raise BackendUnavailable(OpenVinoRuntime.unavailable_message()) from exc
+
+
+def model_cache_dir() -> Path:
+    """Where compiled OpenVINO models are cached (``<edge-screen cache>/openvino``)."""
+    from edge_screen.bundle_archive import cache_root
+
+    return cache_root() / "openvino"
 
 
 @register_runtime
@@ -42,7 +90,7 @@ class OpenVinoRuntime(Runtime):
     @classmethod
     def is_available(cls) -> bool:
         try:
-            importlib.import_module("openvino")
+            import_openvino()
         except ImportError:
             return False
         return True
@@ -55,7 +103,7 @@ class OpenVinoRuntime(Runtime):
     def library_version(cls) -> str | None:
         if not cls.is_available():
             return None
-        return str(importlib.import_module("openvino").get_version())
+        return str(import_openvino().get_version())
 
     def __init__(self, bundle, entry, *, threads=None, device=None) -> None:  # noqa: ANN001
         super().__init__(bundle, entry, threads=threads, device=device)
@@ -83,11 +131,17 @@ class OpenVinoRuntime(Runtime):
             config[hints.inference_precision] = types[hint]
         if threads is not None and dev.startswith("CPU"):
             config[props.inference_num_threads] = threads
+        cache = _usable_cache_dir()
+        if cache is not None:
+            config[props.cache_dir] = str(cache)
         xml = bundle.path(entry.files["model"])
         weights = bundle.path(entry.files["weights"]) if "weights" in entry.files else None
         try:
-            model = core.read_model(str(xml), str(weights) if weights else None)
-            self._compiled = core.compile_model(model, dev, config)
+            if weights is None or weights == xml.with_suffix(".bin"):
+                # compile from the path: with a cache hit OpenVINO then skips reading the IR too
+                self._compiled = core.compile_model(str(xml), dev, config)
+            else:
+                self._compiled = core.compile_model(core.read_model(str(xml), str(weights)), dev, config)
         except RuntimeError as exc:
             raise BundleError(f"OpenVINO cannot load {entry.files['model']!r} of bundle {bundle.name!r} on {dev}: {exc}") from exc
         names = {n for o in self._compiled.outputs for n in o.get_names()}
@@ -117,3 +171,14 @@ class OpenVinoRuntime(Runtime):
 
     def describe(self) -> dict:
         return {**super().describe(), "inference_precision": self.inference_precision}
+
+
+def _usable_cache_dir() -> Path | None:
+    """The model cache folder, created; None (no caching, logged) when it cannot be written."""
+    path = model_cache_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.info("OpenVINO model cache disabled: cannot create %s (%s)", path, exc)
+        return None
+    return path

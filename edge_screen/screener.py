@@ -44,6 +44,7 @@ from edge_screen.imageio import LoadedImage, load_image
 from edge_screen.preprocess import Transform, crop_image, normalize
 from edge_screen.quality import QualityReport, QualityThresholds, assess_quality
 from edge_screen.runtime import Runtime, create_runtime
+from edge_screen.selfcheck import Selection
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,12 @@ class Screener:
     @property
     def backend(self) -> str:
         return self.runtime.name
+
+    @property
+    def selection(self) -> Selection | None:
+        """Which model runs and why (self-check result, measured speeds): ``selection.summary()``
+        is a sentence for people, ``selection.to_dict()`` the JSON. None for a hand-made runtime."""
+        return getattr(self.runtime, "selection", None)
 
     @property
     def precision(self) -> str:

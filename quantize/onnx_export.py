@@ -194,6 +194,17 @@ def tail_nodes(model: "onnx.ModelProto") -> list[str]:  # noqa: F821
     return [n.name for n in model.graph.node if n.name not in backbone]
 
 
+def float_nodes(model: "onnx.ModelProto", *, float_convs: int, tail: bool = True) -> list[str]:  # noqa: F821
+    """Every node an INT8 export keeps in float: the tail (:func:`tail_nodes`) and the first
+    ``float_convs`` backbone convolutions (:func:`leading_convs`). The one list all Q/DQ exporters use.
+
+    The tail is *everything that does not feed the backbone's feature map*, so a new output head
+    (e.g. a learned quality gate on the pooled features) stays float without being listed here.
+    """
+    keep = tail_nodes(model) if tail else []
+    return keep + [n for n in leading_convs(model, float_convs) if n not in set(keep)]
+
+
 def leading_convs(model: "onnx.ModelProto", count: int) -> list[str]:  # noqa: F821
     """Names of the first ``count`` backbone Conv nodes in (topological) graph order.
 

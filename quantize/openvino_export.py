@@ -34,11 +34,12 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 
 def _ov() -> Any:
+    from edge_screen.runtimes_openvino import import_openvino  # telemetry off before the import
+
     try:
-        import openvino as ov
+        return import_openvino()
     except ImportError as exc:  # pragma: no cover - openvino is in the train extra
         raise BackendUnavailable("OpenVINO is not installed: pip install 'edge-screen[openvino]'") from exc
-    return ov
 
 
 def onnx_to_openvino(
@@ -91,8 +92,11 @@ def quantize_openvino(
     float_convs: int = DEFAULT_FLOAT_CONVS,
 ) -> Any:
     """NNCF PTQ of an ``ov.Model`` with the heatmap tail (and the first ``float_convs``
-    convolutions) ignored; accuracy-controlled when asked. NNCF's fast bias correction is on."""
+    convolutions) ignored; accuracy-controlled when asked. NNCF's fast bias correction is on, and
+    its overflow fix for every layer (7-bit weights: no int16 saturation on CPUs without VNNI)."""
+    _ov()  # telemetry off before NNCF imports openvino
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
 
     from edge_screen.quantize.ort_quant import _check_calibration
 
@@ -104,9 +108,10 @@ def quantize_openvino(
         "preset": nncf.QuantizationPreset.PERFORMANCE,
         "ignored_scope": ignored,
     }
+    advanced = AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE)
     if max_auc_drop is None:
         log.info("NNCF PTQ on %d calibration images", len(calibration))
-        return nncf.quantize(model, calib, **common)
+        return nncf.quantize(model, calib, **common, advanced_parameters=advanced)
     if validation is None:
         raise UsageError("--max-auc-drop needs labelled validation images: pass --val DATA")
     images, labels = validation
@@ -125,6 +130,7 @@ def quantize_openvino(
         subset_size=common["subset_size"],
         preset=common["preset"],
         ignored_scope=ignored,
+        advanced_quantization_parameters=advanced,
     )
 
 

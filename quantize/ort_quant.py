@@ -4,6 +4,20 @@ x86 CPUs: activations QUInt8, weights QInt8 per channel (U8S8). S8S8 measured 1.
 than U8S8 here, slower than FP32 for MobileNetV3 (FACTS.md). Every node from the global pool on
 (head + heatmap tail) stays FP32: quantizing it broke the heatmap.
 
+**Weights are 7-bit by default** (``weight_bits=7``: ONNX Runtime's ``reduce_range``, weights in
+[-64, 64]). Measured on the default model (issue 12): without VNNI, x86 kernels (ONNX Runtime's
+MLAS and OpenVINO's oneDNN alike) multiply u8 activations by s8 weights with ``vpmaddubsw``, which
+sums each *pair* of products into a saturating int16. With 8-bit weights a pair reaches
+2 x 255 x 127 = 64,770 > 32,767: the first INT8 convolution of the 1.1.0 bundle saturated 0.4% of
+its pair sums on an emulated AVX2 CPU (its output equals a numpy model of the saturation to +-1),
+and verdict agreement with FP32 fell from 99-100% to 91-97%. With 7-bit weights a pair is at most
+2 x 255 x 64 = 32,640, so the same model gives bit-identical outputs on AVX2 and on AVX-512 VNNI
+(measured, emulated AVX2 vs native VNNI). The price is one bit of weight precision; ``weight_bits=8``
+is for deployments known to have VNNI/AMX (or an ARM dot-product CPU).
+
+The result is also what OpenVINO runs for ``openvino/int8`` by default (it reads Q/DQ ONNX), so one
+artifact serves both runtimes (:mod:`edge_screen.quantize.openvino_export`).
+
 Two fidelity measures, both on by default (numbers in MODEL_CARD.md):
 
 * the first ``float_convs`` backbone convolutions stay FP32 (:func:`~edge_screen.quantize.onnx_export.leading_convs`);
@@ -23,9 +37,13 @@ import numpy as np
 
 from edge_screen.errors import EdgeScreenError, UsageError
 from edge_screen.quantize import DEFAULT_FLOAT_CONVS
-from edge_screen.quantize.onnx_export import INPUT_NAME, leading_convs, tail_nodes
+from edge_screen.quantize.onnx_export import INPUT_NAME, float_nodes
 
 log = logging.getLogger(__name__)
+
+#: Weight bits of the INT8 models: 7 is safe from int16 saturation on CPUs without VNNI (see above).
+DEFAULT_WEIGHT_BITS = 7
+WEIGHT_BITS = (7, 8)
 
 
 class ArrayReader:
@@ -80,6 +98,7 @@ def onnx_to_ort_int8(
     keep_tail_float: bool = True,
     float_convs: int = DEFAULT_FLOAT_CONVS,
     bias_correction: bool = True,
+    weight_bits: int = DEFAULT_WEIGHT_BITS,
     batch_size: int = 8,
 ) -> Path:
     """Static QDQ U8S8 quantization for ONNX Runtime on x86; returns ``out``.
@@ -94,12 +113,15 @@ def onnx_to_ort_int8(
         float_convs: keep this many leading backbone convolutions in FP32 (0: quantize all).
         bias_correction: correct the conv biases for the INT8 rounding shift (on up to 64 of the
             calibration images, ~40 s for the default model on 2 cores).
+        weight_bits: 7 (default; no int16 saturation on x86 CPUs without VNNI) or 8.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     calibration = _check_calibration(calibration)
+    if weight_bits not in WEIGHT_BITS:
+        raise UsageError(f"INT8 weight bits must be one of {WEIGHT_BITS}, got {weight_bits!r}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="edge-screen-ortq-") as tmp:
@@ -108,10 +130,9 @@ def onnx_to_ort_int8(
         # inference + ORT graph optimisation (BN folding etc.) is what we need.
         quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=True)
         model = onnx.load(str(pre))
-        exclude = tail_nodes(model) if keep_tail_float else []
-        stem = leading_convs(model, float_convs)
-        log.info("ORT INT8: %d calibration images, %d tail nodes and %d leading convs kept FP32",
-                 len(calibration), len(exclude), len(stem))  # fmt: skip
+        exclude = float_nodes(model, float_convs=float_convs, tail=keep_tail_float)
+        log.info("ORT INT8: %d calibration images, %d nodes kept FP32, %d-bit weights",
+                 len(calibration), len(exclude), weight_bits)  # fmt: skip
         quantize_static(
             str(pre),
             str(out),
@@ -120,8 +141,9 @@ def onnx_to_ort_int8(
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
+            reduce_range=weight_bits == 7,
             calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=exclude + stem,
+            nodes_to_exclude=exclude,
         )
         if not out.is_file():
             raise EdgeScreenError(f"ONNX Runtime quantization wrote no model at {out}")

@@ -145,5 +145,5 @@ def qat_finetune(
         strip_qat(model, handles)
         model.eval()
     root = export_bundle(model, out, targets=[("openvino", "int8")], calib=calibration or train, val=validation,
-                         float_convs=float_convs)  # fmt: skip
+                         float_convs=float_convs, openvino_int8="nncf")  # fmt: skip
     return root

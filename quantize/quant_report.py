@@ -1,6 +1,8 @@
 """FP32-vs-INT8 quantization report: sizes, probability / verdict agreement, AUC, heatmap fidelity.
 
-Written into the bundle as ``reports/quantization.json`` (``BundleWriter.add_report``).
+Written into the bundle as ``reports/quantization.json`` (``BundleWriter.add_report``). Every entry
+records the machine it was measured on (:func:`machine_record`: CPU model, ISA flags, library
+versions): an INT8 model's agreement with FP32 depends on the CPU's INT8 kernels (issue 12).
 """
 
 from __future__ import annotations
@@ -13,25 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from edge_screen.errors import UsageError
+from edge_screen.fidelity import heatmap_pearson  # noqa: F401 - one implementation, re-exported here
 from edge_screen.metrics import finite_or_none, roc_auc
 
 log = logging.getLogger(__name__)
 
 HOT_FRACTION = 0.10  # "hottest 10% of pixels" for the heatmap IoU
-
-
-def heatmap_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-image Pearson r of two heatmap batches [B,h,w]; 1.0 where both maps are constant and equal."""
-    a = a.reshape(len(a), -1).astype(np.float64)
-    b = b.reshape(len(b), -1).astype(np.float64)
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
-    num = (a * b).sum(1)
-    flat = den == 0
-    r = np.where(flat, 0.0, num / np.where(flat, 1.0, den))
-    same = flat & (np.abs(a - b).max(1) == 0)
-    return np.where(same, 1.0, r)
 
 
 def hot_iou(a: np.ndarray, b: np.ndarray, *, fraction: float = HOT_FRACTION) -> np.ndarray:
@@ -120,3 +109,20 @@ def compare_outputs(
         report.verdict_agreement, report.heatmap_pearson_mean, report.heatmap_iou_top10_mean,
     )  # fmt: skip
     return report
+
+
+def machine_record() -> dict:
+    """Where a report was measured: CPU model, ISA flags (avx2, avx512_vnni, avx_vnni, amx...), INT8
+    dot-product kind and the runtime library versions."""
+    import platform
+    from importlib import metadata
+
+    from edge_screen.cpuinfo import isa_record
+
+    libs = {}
+    for dist in ("onnxruntime", "openvino", "nncf", "nvidia-modelopt", "numpy"):
+        try:
+            libs[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            libs[dist] = None
+    return {**isa_record(), "system": platform.platform(), "libraries": libs}

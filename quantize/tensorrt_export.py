@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
-from edge_screen.quantize.onnx_export import INPUT_NAME, leading_convs, tail_nodes
+from edge_screen.quantize.onnx_export import INPUT_NAME, float_nodes, tail_nodes
 from edge_screen.quantize import DEFAULT_FLOAT_CONVS
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def onnx_to_qdq_s8s8(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     graph = onnx.load(str(onnx_path))
-    keep = (tail_nodes(graph) if keep_tail_float else []) + leading_convs(graph, float_convs)
+    keep = float_nodes(graph, float_convs=float_convs, tail=keep_tail_float)
     exclude = [f"^{re.escape(n)}$" for n in keep]
     # ModelOpt logs "Failed to get GPU count: NVML ..." as an ERROR on every CPU-only machine,
     # although calibration on the CPU is what we ask for; drop just that record.

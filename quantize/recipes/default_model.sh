@@ -18,8 +18,10 @@
 #               chosen out of source. The command exits non-zero, and this script stops, when the model
 #               is below the probe floor (pooled or any source's AUC under the probe's 95% CI).
 #   3. student  (KD=1) the same network distilled from the model of step 2 on every image.
-#   4. export   FP32 ONNX, ONNX Runtime INT8, OpenVINO INT8, TensorRT Q/DQ ONNX (one block below: add
-#               flags through EXPORT_FLAGS or in export_bundle()).
+#   4. export   FP32 ONNX; INT8 Q/DQ U8S8 with 7-bit weights (one file, run by ONNX Runtime and OpenVINO:
+#               no int16 saturation on CPUs without VNNI); TensorRT S8S8 Q/DQ ONNX; a golden set of IDRiD
+#               photos for the on-device self-check (one block below: add flags through EXPORT_FLAGS or in
+#               export_bundle()).
 #   5. check    the bundle's FP32 ONNX scores equal the checkpoint's on the quantization-report images.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -66,10 +68,12 @@ export_bundle() {
   python3 "$HERE/sample_csv.py" --data "$DEV" "$EXTRA" --out "$WORK" --calib "${CALIB:-200}" --report "${REPORT:-200}"
   rm -rf "$tmp"
   local X=(--model "$ck" --name edge-screen-default --version "$VERSION" --calib "$WORK/calib.csv"
-           --calib-images "${CALIB:-200}" --val "$WORK/report.csv" --out "$tmp" "${EXTRA_EXPORT[@]}")
+           --calib-images "${CALIB:-200}" --val "$WORK/report.csv" --out "$tmp" "${EXTRA_EXPORT[@]}"
+           # golden set (on-device self-check): IDRiD photos only, the ones that may be redistributed
+           --golden "$DEV" --golden-match 'idrid_*'
+           --golden-source "IDRiD (Porwal et al. 2018, CC BY 4.0; see edge_screen/samples/ATTRIBUTION.md): 384 px crops")
   run edge-screen export "${X[@]}" --format onnx --precision fp32
-  run edge-screen export "${X[@]}" --format onnx --precision int8
-  run edge-screen export "${X[@]}" --format openvino --precision int8
+  run edge-screen export "${X[@]}" --format openvino --precision int8   # also writes onnxruntime/int8 (one Q/DQ file)
   run edge-screen export "${X[@]}" --format tensorrt --precision int8
   mv "$tmp" "$out"
 }

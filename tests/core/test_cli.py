@@ -174,8 +174,12 @@ def test_info_json(tiny_bundle: Path, capsys) -> None:
     assert info["bundle"]["id"].startswith("tiny@") and "onnxruntime/fp32" in info["bundle"]["models"]
     assert info["versions"]["onnxruntime"] == metadata.version("onnxruntime")
     assert {"screen", "info"} <= set(info["commands"])
+    sel = info["selection"]  # the self-check of this machine and the model it chooses
+    assert sel["backend"] in info["backends"] and sel["reason"] and {c["status"] for c in sel["checks"]} == {"reference"}
+    assert set(sel["machine"]["isa"]) >= {"avx2", "avx512_vnni", "avx_vnni", "amx_int8"}
     code, out, _ = _run_main(["info", "--bundle", str(tiny_bundle)], capsys)
     assert code == 0 and "backends:" in out and "tiny@0.0.1" in out
+    assert f"using {sel['backend']}/{sel['precision']}" in out and "self-check onnxruntime/fp32: reference" in out
 
 
 def test_broken_plugin_does_not_break_help(monkeypatch, capsys) -> None:

@@ -1,0 +1,408 @@
+"""On-device self-check of every model of a bundle, and the measured choice of (backend, precision).
+
+Why: an INT8 model that gives the FP32 verdict on the exporter's CPU may not on another (issue 12:
+on x86 CPUs without VNNI the u8 x s8 multiply-add saturates; the shipped 1.1.0 bundle agreed with
+FP32 on 99.2% of photos on a VNNI CPU and on 88.9-95% on an AVX2 one). So the first time a bundle is
+used on a machine, each of its models that can run here:
+
+1. runs the bundle's golden set (:mod:`edge_screen.golden`) and is judged against the FP32
+   reference (:func:`edge_screen.fidelity.judge`): unfaithful if any verdict flips, the mean
+   |dp| exceeds 0.02 or the heatmap correlation falls below 0.9 (the bundle may set other limits);
+2. is timed for about a second (batch 1, median).
+
+The fastest faithful model is chosen; a reduced-precision model only when it is at least
+:data:`MIN_SPEEDUP` faster than the fastest FP32 one (a tie goes to the reference precision). A
+bundle without a golden set cannot verify INT8/FP16 here: only its FP32 models are candidates.
+``backend``/``precision`` still force a choice (a forced unfaithful model is used, with a warning).
+
+The per-model results are cached per machine in ``<cache>/selfcheck/<key>.json``; the key covers
+the CPU model and flags, the library versions, the bundle id (which hashes the manifest and so every
+file hash) and the thread/device settings. ``<cache>`` honours ``EDGE_SCREEN_CACHE`` (as zip bundles do).
+
+Public API: :func:`select_runtime` (what :func:`edge_screen.runtime.create_runtime` calls),
+:class:`Selection` (``runtime.selection`` / ``Screener.selection``: ``summary()`` for people,
+``to_dict()`` for JSON), :class:`ModelCheck`, :func:`cache_key`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
+from edge_screen.fidelity import Fidelity, judge
+from edge_screen.golden import GoldenSet, load_golden
+
+if TYPE_CHECKING:
+    from edge_screen.bundle import Bundle, ModelEntry
+    from edge_screen.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+#: A reduced-precision model must beat the fastest FP32 model by this factor to be chosen.
+MIN_SPEEDUP = 1.05
+TIMING_S = 1.0  # measure each candidate for about this long
+MIN_RUNS, MAX_RUNS, WARMUP = 3, 200, 2
+REFERENCE_PRECISION = "fp32"
+#: ModelCheck.status values; the first two may be chosen automatically.
+STATUSES = ("faithful", "reference", "unfaithful", "unverified", "failed")
+_MEMO: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """What the self-check found for one (backend, precision) of the bundle on this machine.
+
+    ``status``: ``faithful`` (passed the golden set), ``reference`` (FP32 in a bundle without a
+    golden set: the reference precision itself), ``unfaithful`` (see ``reason``), ``unverified``
+    (INT8/FP16 but the bundle has no golden set) or ``failed`` (could not load or run here).
+    ``latency_ms``: median batch-1 latency measured here (None when not timed).
+    """
+
+    backend: str
+    precision: str
+    status: str
+    reason: str
+    fidelity: Fidelity | None = None
+    latency_ms: float | None = None
+    runs: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.backend}/{self.precision}"
+
+    @property
+    def usable(self) -> bool:
+        """May be chosen automatically."""
+        return self.status in ("faithful", "reference")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "precision": self.precision, "status": self.status, "reason": self.reason,
+                "fidelity": None if self.fidelity is None else self.fidelity.to_dict(),
+                "latency_ms": self.latency_ms, "runs": self.runs}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelCheck:
+        fid = d.get("fidelity")
+        return cls(str(d["backend"]), str(d["precision"]), str(d["status"]), str(d["reason"]),
+                   None if fid is None else Fidelity.from_dict(fid),
+                   None if d.get("latency_ms") is None else float(d["latency_ms"]), int(d.get("runs", 0)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which model the runtime uses and why (what ``edge-screen info``, the JSON output and the app show).
+
+    ``checks``: every model of the bundle considered on this machine; ``forced``: the caller named
+    both backend and precision; ``cached``: the checks came from this machine's cache.
+    """
+
+    backend: str
+    precision: str
+    reason: str
+    forced: bool
+    checks: tuple[ModelCheck, ...]
+    machine: dict[str, Any]
+    key: str
+    cached: bool
+    created: str
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return f"{self.backend}/{self.precision}"
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """``{"backend/precision": reason}`` of the models that could not be chosen."""
+        return {c.name: c.reason for c in self.checks if not c.usable}
+
+    def summary(self) -> str:
+        """One or two sentences for people (app Settings, ``edge-screen info``)."""
+        text = f"Using {self.name}: {self.reason}."
+        if self.skipped:
+            text += " Not used: " + "; ".join(f"{k} ({v})" for k, v in self.skipped.items()) + "."
+        return text
+
+    def brief(self) -> dict[str, Any]:
+        """Compact JSON form for per-image output lines."""
+        return {"backend": self.backend, "precision": self.precision, "reason": self.reason,
+                "forced": self.forced, "skipped": self.skipped}  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.brief(), "checks": [c.to_dict() for c in self.checks], "machine": self.machine,
+                "key": self.key, "cached": self.cached, "created": self.created, "warnings": list(self.warnings)}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- the key
+def machine_fingerprint() -> dict[str, Any]:
+    """CPU model and flags, OS/architecture and the versions of every registered runtime library."""
+    from edge_screen import __version__
+    from edge_screen.cpuinfo import cpu_info, isa_record
+    from edge_screen.runtime import get_runtime_class, runtime_names
+
+    model, flags = cpu_info()
+    isa = isa_record()
+    libs = {}
+    for name in runtime_names():
+        cls = get_runtime_class(name)
+        try:
+            libs[name] = cls.library_version() if cls.is_available() else None
+        except Exception as exc:  # a broken optional install must not stop the check  # noqa: BLE001
+            libs[name] = f"error: {type(exc).__name__}"
+    return {"cpu": model, "flags_sha256": hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest(),
+            "isa": isa["isa"], "int8_dot_product": isa["int8_dot_product"],
+            "machine": platform.machine(), "system": platform.system(), "python": platform.python_version(),
+            "numpy": np.__version__, "libraries": libs, "edge_screen": __version__}  # fmt: skip
+
+
+def cache_key(bundle: Bundle, *, threads: int | None, device: str | None, machine: dict[str, Any] | None = None) -> str:
+    """Hex key of the self-check cache: machine fingerprint + bundle id + thread/device settings."""
+    m = machine_fingerprint() if machine is None else machine
+    canon = json.dumps({"format": CACHE_FORMAT, "machine": m, "bundle": bundle.id, "threads": threads, "device": device},
+                       sort_keys=True, separators=(",", ":"))  # fmt: skip
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def _cache_path(key: str) -> Path:
+    from edge_screen.bundle_archive import cache_root
+
+    return cache_root() / "selfcheck" / f"{key[:32]}.json"
+
+
+def _read_cache(key: str) -> dict[str, Any] | None:
+    if key in _MEMO:
+        return _MEMO[key]
+    path = _cache_path(key)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        log.warning("ignoring unreadable self-check cache %s (%s)", path, exc)
+        return None
+    if data.get("format") != CACHE_FORMAT or data.get("key") != key:
+        return None
+    _MEMO[key] = data
+    return data
+
+
+def _write_cache(key: str, data: dict[str, Any]) -> None:
+    _MEMO[key] = data
+    path = _cache_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".selfcheck-", suffix=".json", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    except OSError as exc:  # read-only cache: the check simply runs again next time
+        log.warning("could not write the self-check cache %s (%s); it will run again next start", path, exc)
+
+
+# ---------------------------------------------------------------------------------- the checks
+def _reference_outputs(golden: GoldenSet, bundle: Bundle, runtimes: dict[str, Runtime], threads: int | None
+                       ) -> tuple[np.ndarray, np.ndarray, str]:  # fmt: skip
+    """The outputs the candidates are judged against, and a note on where they came from."""
+    if golden.exact:
+        return golden.probabilities, golden.heatmaps, f"stored {golden.reference} reference"
+    backend, precision = golden.reference.split("/")
+    rt = runtimes.get(golden.reference) or _load(bundle, bundle.model(backend, precision), threads, None)
+    probs, heat = _run_all(rt, golden.inputs)
+    return probs, heat, f"{golden.reference} on this machine (the JPEG decoder here gives other golden pixels)"
+
+
+def _load(bundle: Bundle, entry: ModelEntry, threads: int | None, device: str | None) -> Runtime:
+    from edge_screen.runtime import get_runtime_class
+
+    return get_runtime_class(entry.backend)(bundle, entry, threads=threads, device=device)
+
+
+def _run_all(rt: Runtime, inputs: np.ndarray, batch: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    outs = [rt.run(inputs[i : i + batch]) for i in range(0, len(inputs), batch)]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+
+def _time(rt: Runtime, x: np.ndarray, budget_s: float) -> tuple[float, int]:
+    """Median batch-1 latency (ms) over about ``budget_s`` seconds, and the number of timed runs."""
+    for _ in range(WARMUP):
+        rt.run(x)
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < MAX_RUNS and (len(times) < MIN_RUNS or time.perf_counter() - start < budget_s):
+        t = time.perf_counter()
+        rt.run(x)
+        times.append((time.perf_counter() - t) * 1000.0)
+    return statistics.median(times), len(times)
+
+
+def check_model(
+    bundle: Bundle,
+    entry: ModelEntry,
+    golden: GoldenSet | None,
+    *,
+    threads: int | None = None,
+    device: str | None = None,
+    timing_s: float = TIMING_S,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
+    runtime: Runtime | None = None,
+    strict: bool = False,
+) -> tuple[ModelCheck, Runtime | None]:
+    """Load ``entry``, run the golden set, judge it and time it. Returns the check and the loaded runtime.
+
+    ``reference``: outputs to judge against (default: the golden set's stored FP32 reference).
+    A model that cannot be loaded or run comes back ``failed`` (and no runtime); with ``strict``
+    (the caller named the backend) the load error (bad ``device``, broken file, ...) is raised instead.
+    """
+    name = f"{entry.backend}/{entry.precision}"
+    if golden is None and entry.precision != REFERENCE_PRECISION:
+        return ModelCheck(entry.backend, entry.precision, "unverified",
+                          "the bundle has no golden set to check it with (add one: edge-screen golden)"), None  # fmt: skip
+    try:
+        rt = runtime or _load(bundle, entry, threads, device)
+    except EdgeScreenError as exc:
+        if strict:  # the caller named this backend: say why it cannot load (bad device, broken file, ...)
+            raise
+        return ModelCheck(entry.backend, entry.precision, "failed", f"cannot load here: {_one_line(exc)}"), None
+    x = golden.inputs[:1] if golden is not None else np.zeros((1, 3, *(bundle.preprocessing.input_size,) * 2), np.float32)
+    fid = None
+    try:
+        if golden is None:
+            status, reason = "reference", "FP32, the reference precision (the bundle has no golden set)"
+        else:
+            ref = reference if reference is not None else (golden.probabilities, golden.heatmaps)
+            fid = judge(ref, _run_all(rt, golden.inputs), threshold=bundle.threshold, limits=golden.limits,
+                        names=golden.names)  # fmt: skip
+            status = "faithful" if fid.faithful else "unfaithful"
+            reason = (f"matches FP32 on {fid.images} golden images (mean |dp| {fid.mean_abs_dp:.4f}, "
+                      f"heatmap r {fid.heatmap_r_mean:.3f})") if fid.faithful else "; ".join(fid.reasons)  # fmt: skip
+        latency, runs = _time(rt, x, timing_s) if status in ("faithful", "reference") else (None, 0)
+    except (EdgeScreenError, RuntimeError, ValueError, MemoryError) as exc:
+        return ModelCheck(entry.backend, entry.precision, "failed", f"cannot run here: {_one_line(exc)}"), None
+    log.info("self-check %s: %s (%s)%s", name, status, reason, f", {latency:.2f} ms" if latency else "")
+    return ModelCheck(entry.backend, entry.precision, status, reason, fid, latency, runs), rt
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+# --------------------------------------------------------------------------------- the choice
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pick(checks: list[ModelCheck]) -> tuple[ModelCheck, str]:
+    """The fastest usable check, preferring FP32 unless reduced precision is measurably faster."""
+    usable = [c for c in checks if c.usable]
+    timed = sorted(usable, key=lambda c: (c.latency_ms is None, c.latency_ms or 0.0))
+    best = timed[0]
+    fp32 = [c for c in timed if c.precision == REFERENCE_PRECISION and c.latency_ms is not None]
+    others = ", ".join(f"{c.name} {c.latency_ms:.1f} ms" for c in timed[1:] if c.latency_ms is not None)
+    if best.precision != REFERENCE_PRECISION and fp32 and best.latency_ms is not None \
+            and best.latency_ms * MIN_SPEEDUP > fp32[0].latency_ms:  # fmt: skip
+        ref = fp32[0]
+        return ref, (f"{best.name} ({best.latency_ms:.1f} ms) is not measurably faster than {ref.name} "
+                     f"({ref.latency_ms:.1f} ms) on this machine, so the reference precision is used")  # fmt: skip
+    if best.latency_ms is None:
+        return best, "the only model that runs here"
+    why = "faithful to FP32 on the golden set" if best.status == "faithful" else "the reference precision"
+    return best, (f"fastest model on this machine, {why} ({best.latency_ms:.1f} ms"
+                  + (f"; {others}" if others else "") + ")")  # fmt: skip
+
+
+def select_runtime(
+    bundle: Bundle,
+    *,
+    backend: str | None = None,
+    precision: str | None = None,
+    threads: int | None = None,
+    device: str | None = None,
+    use_cache: bool = True,
+    timing_s: float = TIMING_S,
+) -> Runtime:
+    """Self-check (cached) the candidate models and load the chosen one; ``runtime.selection`` says why.
+
+    Raises :class:`BackendUnavailable` when no model of the bundle can run here, or when none is
+    faithful to FP32 on this machine (and none was forced).
+    """
+    from edge_screen.runtime import candidates, no_model_message
+
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise UsageError(f"threads must be a positive integer or None (library default), got {threads!r}")
+    forced = backend is not None and precision is not None
+    found, skipped = candidates(bundle, backend=backend, precision=precision)
+    if not found:
+        raise BackendUnavailable(no_model_message(bundle, precision, skipped))
+    if forced:
+        found = [(c, e) for c, e in found if e is bundle.model(backend, precision)] or found[:1]
+    machine = machine_fingerprint()
+    key = cache_key(bundle, threads=threads, device=device, machine=machine)
+    cached = (_read_cache(key) if use_cache else None) or {}
+    checks = {n: ModelCheck.from_dict(d) for n, d in (cached.get("checks") or {}).items()}
+    names = [f"{e.backend}/{e.precision}" for _, e in found]
+    todo = [e for (_, e), n in zip(found, names) if n not in checks]
+    runtimes: dict[str, Runtime] = {}
+    warnings: list[str] = []
+    if todo:
+        golden = load_golden(bundle)
+        log.info("first use of bundle %s on this machine: checking %s (a few seconds, once)", bundle.id,
+                 ", ".join(f"{e.backend}/{e.precision}" for e in todo))  # fmt: skip
+        reference = None
+        if golden is not None and not golden.exact:
+            try:
+                reference = _reference_outputs(golden, bundle, runtimes, threads)[:2]
+            except EdgeScreenError as exc:
+                raise BackendUnavailable(f"cannot compute the golden reference here: {_one_line(exc)}") from exc
+        for entry in todo:
+            check, rt = check_model(bundle, entry, golden, threads=threads, device=device, timing_s=timing_s,
+                                    reference=reference, strict=backend is not None)  # fmt: skip
+            checks[check.name] = check
+            if rt is not None:
+                runtimes[check.name] = rt
+            if not check.usable:
+                warnings.append(f"{check.name} skipped: {check.reason}")
+        _write_cache(key, {"format": CACHE_FORMAT, "key": key, "bundle": bundle.id, "machine": machine,
+                           "threads": threads, "device": device, "created": _now(),
+                           "checks": {n: c.to_dict() for n, c in checks.items()}})  # fmt: skip
+    considered = [checks[n] for n in names]
+    if forced:
+        chosen = considered[0]
+        reason = "forced by --backend/--precision"
+        if not chosen.usable:
+            warnings = [f"{chosen.name} was asked for but is not faithful to FP32 on this machine: {chosen.reason}"]
+            reason += f" (self-check: {chosen.status}: {chosen.reason})"
+    else:
+        if not any(c.usable for c in considered):
+            raise BackendUnavailable(
+                f"no model of bundle {bundle.name!r} is faithful to FP32 on this machine: "
+                + "; ".join(f"{c.name}: {c.reason}" for c in considered)
+                + ". Force one with --backend and --precision only if you accept that"
+            )
+        chosen, reason = _pick(considered)
+    for w in warnings:
+        log.warning("%s", w)
+    runtime = runtimes.pop(chosen.name, None)
+    runtimes.clear()  # release the models that were only measured
+    if runtime is None:
+        runtime = _load(bundle, bundle.model(chosen.backend, chosen.precision), threads, device)
+    runtime.selection = Selection(
+        backend=chosen.backend, precision=chosen.precision, reason=reason, forced=forced,
+        checks=tuple(considered), machine=machine, key=key, cached=not todo,
+        created=str(cached.get("created") or _now()), warnings=tuple(warnings),
+    )  # fmt: skip
+    log.info("using %s from bundle %s: %s", chosen.name, bundle.id, reason)
+    return runtime
