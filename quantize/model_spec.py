@@ -11,7 +11,8 @@ from a model (timm's ``resolve_model_data_config(model, args)``): the trainer, t
 benchmarks call it, nobody retypes mean/std from a dict. A test greps the source tree for other
 constructions.
 
-This module is torch-free (the CLI and the benchmarks read cards without importing torch).
+This module is torch-free (the CLI and the benchmarks read cards without importing torch), and
+imports OpenCV only when a Preprocessing is built.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from edge_screen.errors import UsageError
-from edge_screen.preprocess import Preprocessing, check_known_fields
+
+if TYPE_CHECKING:  # imported where used: argparse choices read HeadType without loading OpenCV
+    from edge_screen.preprocess import Preprocessing
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -158,6 +161,8 @@ def resolve_preprocessing(model_or_spec: Any, overrides: Mapping[str, Any] | Non
     Returns:
         the validated :class:`Preprocessing` (``UsageError`` on invalid values).
     """
+    from edge_screen.preprocess import Preprocessing, check_known_fields
+
     base = _card_of(model_or_spec)
     given = {k: v for k, v in dict(overrides or {}).items() if v is not None}
     check_known_fields(Preprocessing, given, "preprocessing override")

