@@ -72,6 +72,20 @@ def test_split_model_by_the_card_layout(name: str) -> None:
         torch.testing.assert_close(with_heatmap(top)(prefix(x))[1], with_heatmap(model)(x)[1], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["effnet_lite0", "resnet18"])
+def test_freeze_stages_freezes_the_card_stages(name: str) -> None:
+    from edge_screen.quantize.train import freeze_stages
+
+    model = create_model(name, pretrained=False)
+    stages = stages_of(model)
+    frozen = freeze_stages(model, 2)
+    ids = {id(p) for m in stages[:2] for p in m.parameters()}
+    assert ids and all(not p.requires_grad for m in frozen for p in m.parameters())
+    assert {id(p) for p in model.parameters() if not p.requires_grad} == ids  # exactly stem + first stage
+    with pytest.raises(UsageError, match=f"--freeze-stages {len(stages) + 1} is not valid"):
+        freeze_stages(model, len(stages) + 1)
+
+
 def test_resolve_preprocessing_from_card_model_and_overrides() -> None:
     spec = get_spec("jang2024_resnet50")
     prep = resolve_preprocessing(spec)
