@@ -11,10 +11,14 @@ Reasons (codes), in the order they are checked:
 
 * ``fov_not_found`` -- no bright disc on a dark surround;
 * ``fov_too_small`` -- the disc covers too little of the frame;
+* ``low_resolution`` -- the disc is too few pixels across in the stored image (a thumbnail);
+* ``no_colour`` -- greyscale or red-free (a different modality): the field has almost no colour
+  saturation, or almost no red (:func:`colour_measures`);
 * ``not_fundus`` -- the surround is not dark, or the colour is not that of a retina (a fundus is
   red-to-yellow, with little blue);
-* ``too_dark`` / ``too_bright`` -- exposure inside the FOV (mean max-channel brightness; mean
-  luminance and the fraction clipped white);
+* ``too_dark`` / ``too_bright`` -- exposure inside the FOV (mean max-channel brightness, and its
+  99th percentile: even the optic disc is dim in an under-exposed photo; mean luminance and the
+  fraction clipped white);
 * ``low_contrast`` -- spread of the green channel (vessels, disc, macula) relative to its mean;
 * ``blurred`` -- variance of the scale-normalised Laplacian of Gaussian of the green channel in the
   central 75 % of the disc, in grey levels^2, at sigma = :data:`FOCUS_SIGMA` / :data:`VIEW_DIAMETER`
@@ -58,8 +62,8 @@ CORE_RADIUS = 0.75
 SURROUND_RADIUS = 1.08
 DEFAULT_THRESHOLDS_PATH = Path(__file__).with_name("data") / "quality_thresholds.json"
 
-REASONS = ("fov_not_found", "fov_too_small", "not_fundus", "too_dark", "too_bright",
-           "low_contrast", "blurred")
+REASONS = ("fov_not_found", "fov_too_small", "low_resolution", "no_colour", "not_fundus", "too_dark",
+           "too_bright", "low_contrast", "blurred")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ class QualityThresholds:
         min_warm_fraction: fraction of lit FOV pixels whose blue is the weakest channel
             (within 8 levels); a retina is red/orange/yellow (some cameras green), not blue.
         min_brightness: mean max-channel inside the FOV (0..255).
+        min_highlight: 99th percentile of the max-channel inside the FOV (0..255): the optic disc
+            and the brightest retina; below it the whole photo is under-exposed (a photo darkened
+            to 25 % is at most 64).
         max_luminance: mean luminance (0.299 R + 0.587 G + 0.114 B) inside the FOV.
         max_white_fraction: fraction of FOV pixels clipped white (all channels >= 245). Red and
             green clip on many hazy (cataract) photos that must still be graded; blue only
@@ -82,6 +89,10 @@ class QualityThresholds:
         min_contrast: std / mean of the green channel inside the FOV.
         min_focus: variance of the sigma^2-scaled Laplacian of Gaussian of green (grey levels^2)
             in the normalised view.
+        min_fov_diameter: disc diameter in pixels of the stored image (before any reduced decode);
+            below it the photo is a thumbnail (the model input would be enlarged > 3.8x).
+        min_saturation: median colour saturation in the field (:func:`colour_measures`); grey is 0.
+        min_red_fraction: R / (R + G + B) in the field; grey is 1/3, red-free photographs ~0.
     """
 
     min_fov_coverage: float = 0.35
@@ -90,10 +101,14 @@ class QualityThresholds:
     max_blue_fraction: float = 0.42
     min_warm_fraction: float = 0.40
     min_brightness: float = 22.0
+    min_highlight: float = 64.0
     max_luminance: float = 245.0
     max_white_fraction: float = 0.45
     min_contrast: float = 0.02
     min_focus: float = 0.5
+    min_fov_diameter: float = 100.0
+    min_saturation: float = 0.05
+    min_red_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         problems = []
@@ -173,10 +188,14 @@ _THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
     "max_blue_fraction": (0.0, 1.0),
     "min_warm_fraction": (0.0, 1.0),
     "min_brightness": (0.0, 255.0),
+    "min_highlight": (0.0, 255.0),
     "max_luminance": (0.0, 255.0),
     "max_white_fraction": (0.0, 1.0),
     "min_contrast": (0.0, 10.0),
     "min_focus": (0.0, 1e6),
+    "min_fov_diameter": (0.0, 1e5),
+    "min_saturation": (0.0, 1.0),
+    "min_red_fraction": (0.0, 1.0),
 }
 
 _DEFAULT: QualityThresholds | None = None
@@ -191,7 +210,7 @@ def default_thresholds() -> QualityThresholds:
 
 
 def assess_quality(image: np.ndarray | AnalysisCopy, *, fov: FieldOfView | None = None,
-                   thresholds: QualityThresholds | None = None) -> QualityReport:
+                   thresholds: QualityThresholds | None = None, scale: float = 1.0) -> QualityReport:
     """Check that a photo is gradable.
 
     Args:
@@ -200,6 +219,8 @@ def assess_quality(image: np.ndarray | AnalysisCopy, *, fov: FieldOfView | None 
             resolution; its analysis copy is made here).
         fov: the field of view in the photo's coordinates (else it is detected here).
         thresholds: limits; default :func:`default_thresholds`.
+        scale: the photo's width / the stored image's width (``LoadedImage.scale``), for the
+            resolution check.
     """
     th = thresholds if thresholds is not None else default_thresholds()
     view = image if isinstance(image, AnalysisCopy) else analysis_copy(image)
@@ -209,11 +230,21 @@ def assess_quality(image: np.ndarray | AnalysisCopy, *, fov: FieldOfView | None 
         return QualityReport(False, ("fov_not_found",), (
             "no fundus field of view found (no bright round disc on a dark surround); is this a "
             "fundus photograph?",), {"fov_found": 0.0})
-    m = measure(view, fov)
+    m = {**measure(view, fov), **colour_measures(view, fov),
+         "fov_diameter_px": 2.0 * fov.radius / (scale if scale > 0 else 1.0)}
     checks = [
         ("fov_too_small", m["fov_coverage"] < th.min_fov_coverage,
          f"the fundus disc covers {m['fov_coverage']:.0%} of the frame, below the minimum "
          f"{th.min_fov_coverage:.0%}"),
+        ("low_resolution", m["fov_diameter_px"] < th.min_fov_diameter,
+         f"low resolution: the fundus disc is {m['fov_diameter_px']:.0f} pixels across (minimum "
+         f"{th.min_fov_diameter:.0f}); use the camera's original photo, not a thumbnail"),
+        ("no_colour", m["saturation"] < th.min_saturation,
+         f"no colour: the photo is greyscale (colour saturation {m['saturation']:.3f}, minimum "
+         f"{th.min_saturation:.2f}); a colour fundus photograph is needed"),
+        ("no_colour", m["red_fraction"] < th.min_red_fraction,
+         f"no colour: almost no red in the field (red {m['red_fraction']:.0%} of the colour, minimum "
+         f"{th.min_red_fraction:.0%}), as in a red-free photograph; a colour fundus photograph is needed"),
         ("not_fundus", m["surround_brightness"] > th.max_surround_brightness,
          f"the area around the disc is not dark (mean {m['surround_brightness']:.0f}/255, "
          f"maximum {th.max_surround_brightness:.0f}): not a fundus photograph"),
@@ -229,6 +260,9 @@ def assess_quality(image: np.ndarray | AnalysisCopy, *, fov: FieldOfView | None 
         ("too_dark", m["brightness"] < th.min_brightness,
          f"too dark: mean brightness in the field {m['brightness']:.0f}/255, minimum "
          f"{th.min_brightness:.0f}"),
+        ("too_dark", m["highlight"] < th.min_highlight,
+         f"too dark: even the brightest part of the field (the optic disc) reaches only "
+         f"{m['highlight']:.0f}/255, minimum {th.min_highlight:.0f}; use more flash and retake"),
         ("too_bright", m["luminance"] > th.max_luminance,
          f"overexposed: mean luminance in the field {m['luminance']:.0f}/255, maximum "
          f"{th.max_luminance:.0f}"),
@@ -262,7 +296,8 @@ def measure(image: np.ndarray | AnalysisCopy, fov: FieldOfView) -> dict[str, flo
     Returns:
         dict of floats: ``fov_found``, ``fov_coverage``, ``fov_radius_px`` (in the photo),
         ``surround_brightness``, ``surround_ratio`` (NaN when no surround is visible),
-        ``blue_fraction``, ``warm_fraction``, ``brightness``, ``luminance``, ``white_fraction``, ``contrast``,
+        ``blue_fraction``, ``warm_fraction``, ``brightness``, ``highlight``, ``luminance``, ``white_fraction``,
+        ``contrast``,
         ``focus``.
     """
     view = image if isinstance(image, AnalysisCopy) else analysis_copy(image)
@@ -312,6 +347,7 @@ def measure(image: np.ndarray | AnalysisCopy, fov: FieldOfView) -> dict[str, flo
         "blue_fraction": float(b.sum() / max(rgb_sum, 1.0)),
         "warm_fraction": warm,
         "brightness": brightness,
+        "highlight": float(np.percentile(vi, 99)),
         "luminance": float((0.299 * r + 0.587 * g + 0.114 * b).mean()),
         "white_fraction": float(np.count_nonzero(np.minimum(np.minimum(r, g), b) >= 245) / n_in),
         "contrast": float(gn.std() / max(float(gn.mean()), 1.0)),
@@ -332,3 +368,34 @@ def _surround(view: AnalysisCopy, disc: FieldOfView, d2: np.ndarray, inside: flo
     level = float(view.max_channel[out].mean())
     # The floor keeps a dark photo's faint surround noise from looking like a lit surround.
     return level, level / max(inside, 64.0)
+
+
+def colour_measures(image: np.ndarray | AnalysisCopy, fov: FieldOfView) -> dict[str, float]:
+    """Colour of the field: is this a *colour* fundus photograph (not greyscale, not red-free)?
+
+    Taken on the analysis copy, over the lit pixels (max channel > 16) inside the disc (0.95 of
+    its radius, so the rim's JPEG colour bleeding does not count).
+
+    Args:
+        image: the photo's analysis copy, or the photo (``(H, W, 3) uint8`` RGB).
+        fov: the disc, in the photo's coordinates.
+
+    Returns:
+        ``saturation``: median of ``(max - min) / max`` over the channels (0 for grey, whatever
+        the brightness; a retina is strongly saturated red/orange); ``red_fraction``: mean R /
+        mean (R + G + B) (1/3 for grey; a red-free photograph has almost no red). NaN when fewer
+        than 50 lit pixels are inside.
+    """
+    view = image if isinstance(image, AnalysisCopy) else analysis_copy(image)
+    disc = view.to_analysis(fov)
+    h, w = view.rgb.shape[:2]
+    r = 0.95 * disc.radius
+    yy, xx = np.ogrid[0:h, 0:w]
+    px = view.rgb.reshape(-1, 3)[(((xx - disc.cx) ** 2 + (yy - disc.cy) ** 2) <= r * r).ravel()].astype(np.float32)
+    mx, mn = px.max(axis=1), px.min(axis=1)
+    lit = mx > 16
+    if np.count_nonzero(lit) < 50:
+        return {"saturation": float("nan"), "red_fraction": float("nan")}
+    px, mx, mn = px[lit], mx[lit], mn[lit]
+    return {"saturation": float(np.median((mx - mn) / mx)),
+            "red_fraction": float(px[:, 0].sum() / max(float(px.sum()), 1.0))}

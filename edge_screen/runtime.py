@@ -35,6 +35,8 @@ BACKEND_PREFERENCE = ("tensorrt", "openvino", "onnxruntime")
 PRECISION_PREFERENCE = ("int8", "fp16", "fp32")
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("probabilities", "heatmap")
+#: Outputs a graph may add (the learned gate, :mod:`edge_screen.gate`); fetched when present.
+OPTIONAL_OUTPUTS = ("gate_probabilities", "ood_distance")
 
 _REGISTRY: dict[str, type[Runtime]] = {}
 
@@ -113,6 +115,37 @@ class Runtime(ABC):
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         probs, heat = self._run(batch)
         return self._checked(batch.shape[0], probs, heat)
+
+    #: the optional outputs this model has (set by the backend when it loads the model)
+    optional_outputs: tuple[str, ...] = ()
+
+    def _run_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Backend hook: every output by name. Backends that fetch :data:`OPTIONAL_OUTPUTS` override it."""
+        probs, heat = self._run(batch)
+        return {"probabilities": probs, "heatmap": heat}
+
+    def run_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Like :meth:`run`, returning every output by name: ``probabilities``, ``heatmap`` and the
+        optional ones the model has (``gate_probabilities`` ``(B, K)``, ``ood_distance`` ``(B,)``),
+        each checked like the probabilities (finite, right batch size)."""
+        size = self.bundle.preprocessing.input_size
+        if not isinstance(batch, np.ndarray) or batch.ndim != 4 or batch.shape[1:] != (3, size, size):
+            got = getattr(batch, "shape", type(batch).__name__)
+            raise UsageError(f"runtime input must be an array of shape (B, 3, {size}, {size}), got {got}")
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        outs = self._run_outputs(batch)
+        n = batch.shape[0]
+        probs, heat = self._checked(n, outs.pop("probabilities"), outs.pop("heatmap"))
+        result = {"probabilities": probs, "heatmap": heat}
+        for name, value in outs.items():
+            arr = np.asarray(value, dtype=np.float32)
+            if arr.ndim == 0 or arr.shape[0] != n or not np.isfinite(arr).all():
+                raise InferenceError(
+                    f"the {self.name}/{self.precision} model of bundle {self.bundle.name!r} returned an unusable "
+                    f"{name!r} (shape {arr.shape}, finite: {bool(np.isfinite(arr).all())}) for {n} image(s); "
+                    "no verdict can be given: re-export the bundle")
+            result[name] = arr
+        return result
 
     def _checked(self, n: int, probs: object, heat: object) -> tuple[np.ndarray, np.ndarray]:
         """Refuse output no verdict may be drawn from: NaN or inf (``p >= threshold`` is False for

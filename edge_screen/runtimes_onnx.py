@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from edge_screen.errors import BackendUnavailable, BundleError, UsageError
-from edge_screen.runtime import INPUT_NAME, OUTPUT_NAMES, Runtime, register_runtime
+from edge_screen.runtime import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime, register_runtime
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,16 @@ class OnnxRuntime(Runtime):
                 f"model {entry.files['model']!r} does not follow the I/O contract: inputs {sorted(inputs)}, "
                 f"outputs {outputs}; expected input {INPUT_NAME!r} and outputs {list(OUTPUT_NAMES)}"
             )
+        self.optional_outputs = tuple(n for n in OPTIONAL_OUTPUTS if n in outputs)
         log.debug("onnxruntime session on %s (threads=%s)", self.providers, threads)
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         probs, heat = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch})
         return probs, heat
+
+    def _run_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        names = [*OUTPUT_NAMES, *self.optional_outputs]
+        return dict(zip(names, self._session.run(names, {INPUT_NAME: batch})))
 
     def describe(self) -> dict:
         return {**super().describe(), "providers": list(self.providers)}

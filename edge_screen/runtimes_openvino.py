@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from edge_screen.errors import BackendUnavailable, BundleError, UsageError
-from edge_screen.runtime import INPUT_NAME, OUTPUT_NAMES, Runtime, register_runtime
+from edge_screen.runtime import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime, register_runtime
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,8 @@ class OpenVinoRuntime(Runtime):
                 f"outputs {sorted(names)}; expected input {INPUT_NAME!r} and outputs {list(OUTPUT_NAMES)}"
             )
         self._outputs = [self._compiled.output(n) for n in OUTPUT_NAMES]
+        self.optional_outputs = tuple(n for n in OPTIONAL_OUTPUTS if n in names)
+        self._optional = [self._compiled.output(n) for n in self.optional_outputs]
         self._request = self._compiled.create_infer_request()
         self.device = dev
         log.debug("openvino on %s, config %s", dev, {str(k): str(v) for k, v in config.items()})
@@ -168,6 +170,11 @@ class OpenVinoRuntime(Runtime):
         res = self._request.infer({INPUT_NAME: batch})
         # results reference the request's buffers: copy before the next call overwrites them
         return np.array(res[self._outputs[0]]), np.array(res[self._outputs[1]])
+
+    def _run_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        res = self._request.infer({INPUT_NAME: batch})
+        ports = [*self._outputs, *self._optional]
+        return {n: np.array(res[o]) for n, o in zip([*OUTPUT_NAMES, *self.optional_outputs], ports)}
 
     def describe(self) -> dict:
         return {**super().describe(), "inference_precision": self.inference_precision}

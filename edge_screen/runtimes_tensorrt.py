@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edge_screen.errors import BackendUnavailable, BundleError, UsageError
-from edge_screen.runtime import INPUT_NAME, OUTPUT_NAMES, Runtime, register_runtime
+from edge_screen.runtime import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime, register_runtime
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ class TensorRtRuntime(Runtime):
                 f"expected input {INPUT_NAME!r} and outputs {list(OUTPUT_NAMES)}"
             )
         self._dtypes = {n: np.dtype(trt.nptype(self._engine.get_tensor_dtype(n))) for n in names}
+        self.optional_outputs = tuple(n for n in OPTIONAL_OUTPUTS if n in names)
         # optimisation profile 0: (min, opt, max) shapes of the input; batches above max are split
         self._max_batch = int(self._engine.get_tensor_profile_shape(INPUT_NAME, 0)[2][0])
         self._stream = _check(cudart.cudaStreamCreate())
@@ -119,7 +120,7 @@ class TensorRtRuntime(Runtime):
             self._context.set_tensor_address(name, ptr)
         return ptr
 
-    def _run_chunk(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run_chunk(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         cudart = self._cudart
         h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
         d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
@@ -129,20 +130,25 @@ class TensorRtRuntime(Runtime):
         ptr = self._device_buffer(INPUT_NAME, x.nbytes)
         _check(cudart.cudaMemcpyAsync(ptr, x.ctypes.data, x.nbytes, h2d, self._stream))
         outs = {}
-        for n in OUTPUT_NAMES:
+        wanted = (*OUTPUT_NAMES, *self.optional_outputs)
+        for n in wanted:
             shape = tuple(self._context.get_tensor_shape(n))
             outs[n] = np.empty(shape, dtype=self._dtypes[n])
             self._device_buffer(n, outs[n].nbytes)
         if not self._context.execute_async_v3(int(self._stream)):
             raise RuntimeError("TensorRT execute_async_v3 failed (see the TensorRT log above)")
-        for n in OUTPUT_NAMES:
+        for n in wanted:
             _check(cudart.cudaMemcpyAsync(outs[n].ctypes.data, self._buffers[n][0], outs[n].nbytes, d2h, self._stream))
         _check(cudart.cudaStreamSynchronize(self._stream))
-        return outs["probabilities"].astype(np.float32), outs["heatmap"].astype(np.float32)
+        return {n: v.astype(np.float32) for n, v in outs.items()}
+
+    def _run_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        parts = [self._run_chunk(batch[i : i + self._max_batch]) for i in range(0, len(batch), self._max_batch)]
+        return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        parts = [self._run_chunk(batch[i : i + self._max_batch]) for i in range(0, len(batch), self._max_batch)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        outs = self._run_outputs(batch)
+        return outs["probabilities"], outs["heatmap"]
 
     def __del__(self) -> None:
         cudart = getattr(self, "_cudart", None)

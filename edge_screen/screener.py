@@ -13,7 +13,10 @@
 4. ``preprocess``: one crop + resize from the decoded image (:func:`~edge_screen.preprocess.crop_image`)
    and :func:`~edge_screen.preprocess.normalize`.
 5. inference, per batch (:meth:`Screener._run_batch`; a broken batch fails its images, not the stream).
-6. the verdict, ``P(abnormal) >= threshold`` (:meth:`Screener._finish`).
+6. the learned gate, when the bundle has one (:mod:`edge_screen.gate`): read from the model's extra
+   outputs of the same inference; a photo it rejects is ``ungradable`` too, with ``probability``
+   None (the model's P(abnormal) is kept only in ``quality.metrics["model_probability"]``, for audit:
+   it is not a verdict). Then the verdict, ``P(abnormal) >= threshold`` (:meth:`Screener._finish`).
 7. the heatmap, only when asked for: the model's CAM is kept, and mapped onto the decoded image
    (:attr:`ScreenResult.image_heatmap`) or a display copy (:meth:`ScreenResult.display`) on first use.
 
@@ -40,6 +43,7 @@ import numpy as np
 from edge_screen.bundle import Bundle, default_bundle_path, load_bundle
 from edge_screen.errors import BundleError, EdgeScreenError, InferenceError, UsageError
 from edge_screen.fundus import FieldOfView, analysis_copy, detect_fov
+from edge_screen.gate import GATE_OUTPUTS, LearnedGate
 from edge_screen.imageio import LoadedImage, load_image
 from edge_screen.preprocess import Transform, crop_image, normalize
 from edge_screen.quality import QualityReport, QualityThresholds, assess_quality
@@ -244,6 +248,7 @@ class Screener:
         device: str | None = None,
         quality: QualityThresholds | None = None,
         runtime: Runtime | None = None,
+        learned_gate: bool = True,
     ) -> None:
         if bundle is None:
             path = default_bundle_path()
@@ -276,6 +281,15 @@ class Screener:
                     raise BundleError(f"bundle {self.bundle.name!r}: manifest field 'quality' is invalid: {exc}") from exc
         self.quality = quality
         self.threshold = self.bundle.threshold
+        # learned_gate=False: the hand-set checks only, for comparing models that lack the gate's outputs
+        # (benchmarks); the app and the CLI always screen with the gate the bundle declares
+        self.gate: LearnedGate | None = LearnedGate.of_bundle(self.bundle) if learned_gate else None
+        if self.gate is not None and not set(GATE_OUTPUTS) <= set(getattr(self.runtime, "optional_outputs", ())):
+            # never screen without the gate the bundle promises
+            raise BundleError(
+                f"bundle {self.bundle.name!r} declares a learned gate, but its {self.runtime.name}/"
+                f"{self.runtime.precision} model lacks the outputs {list(GATE_OUTPUTS)} "
+                f"(has {list(getattr(self.runtime, 'optional_outputs', ()))}): re-export the bundle with --gate")
 
     @property
     def backend(self) -> str:
@@ -307,7 +321,7 @@ class Screener:
         timings["fov"] = _ms(t)
 
         t = time.perf_counter()
-        report = assess_quality(view, fov=fov, thresholds=self.quality)  # 3. the gate, same copy
+        report = assess_quality(view, fov=fov, thresholds=self.quality, scale=loaded.scale)  # 3. the gate, same copy
         timings["quality"] = _ms(t)
         if not report.ok:
             timings["total"] = _ms(t_start)
@@ -335,11 +349,29 @@ class Screener:
             return load_image(data, target_size=self.bundle.preprocessing.input_size)
         raise UsageError(f"cannot screen a {type(image).__name__}; pass a path, bytes, an RGB array or a LoadedImage")
 
-    def _finish(self, p: _Pending, prob: float, cam: np.ndarray | None, batch: BatchInfo) -> ScreenResult:
-        """6. The verdict for one photo the model has seen (post-inference checks belong here)."""
+    def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, float] | None]]:
+        """5. The model on one batch: probabilities, CAMs and, with a learned gate, its outputs per photo."""
+        if self.gate is None:
+            probs, cams = self.runtime.run(batch)
+            return probs, cams, [None] * len(batch)
+        outs = self.runtime.run_outputs(batch)
+        gates = [(outs["gate_probabilities"][i], float(outs["ood_distance"][i])) for i in range(len(batch))]
+        return outs["probabilities"], outs["heatmap"], gates
+
+    def _finish(self, p: _Pending, prob: float, cam: np.ndarray | None, batch: BatchInfo,
+                gate: tuple[np.ndarray, float] | None = None) -> ScreenResult:
+        """6. The learned gate and the verdict for one photo the model has seen."""
         if not math.isfinite(prob) or not 0.0 <= prob <= 1.0:  # the runtime checks this too; never a verdict from it
             raise InferenceError(f"the model gave P(abnormal) = {prob!r} for {p.loaded.source or 'an image'}; "
                                  "no verdict can be given")
+        if gate is not None:
+            decision = self.gate.assess(*gate)  # type: ignore[union-attr]
+            metrics = {**p.quality.metrics, **decision.metrics, "model_probability": float(prob)}
+            if not decision.ok:
+                p.timings["total"] = _ms(p.t_start)
+                report = QualityReport(False, decision.reasons, decision.messages, metrics)
+                return self._result(p.loaded, report, "ungradable", None, p.timings, fov=p.fov, batch=batch)
+            p.quality = QualityReport(True, (), (), metrics)
         verdict = "abnormal" if prob >= self.threshold else "normal"
         p.timings["total"] = _ms(p.t_start)
         return self._result(p.loaded, p.quality, verdict, prob, p.timings, fov=p.fov, batch=batch,
@@ -379,10 +411,10 @@ class Screener:
             return list(slots)
         try:
             t = time.perf_counter()
-            probs, cams = self.runtime.run(np.stack([p.tensor for p in pending]))
+            probs, cams, gates = self._infer(np.stack([p.tensor for p in pending]))
             elapsed = _ms(t)
             done = iter([self._finish(p, float(probs[i, 1]), cams[i] if heatmap else None,
-                                      BatchInfo(len(pending), i, elapsed)) for i, p in enumerate(pending)])
+                                      BatchInfo(len(pending), i, elapsed), gates[i]) for i, p in enumerate(pending)])
         except EdgeScreenError as exc:
             msg = " ".join(str(exc).split()) or type(exc).__name__
             log.debug("inference failed for a batch of %d: %s", len(pending), msg)
@@ -407,8 +439,9 @@ class Screener:
         if isinstance(prepared, ScreenResult):
             return prepared
         t = time.perf_counter()
-        probs, cams = self.runtime.run(prepared.tensor[None])
-        return self._finish(prepared, float(probs[0, 1]), cams[0] if heatmap else None, BatchInfo(1, 0, _ms(t)))
+        probs, cams, gates = self._infer(prepared.tensor[None])
+        return self._finish(prepared, float(probs[0, 1]), cams[0] if heatmap else None, BatchInfo(1, 0, _ms(t)),
+                            gates[0])
 
     def screen_many(
         self, sources: Iterable[Any], *, batch_size: int = 8, heatmap: bool = True, workers: int | None = None

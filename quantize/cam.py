@@ -67,6 +67,7 @@ class HeatmapGraph(nn.Module):
         self.features = model.features
         self.head = model.head
         self.class_index = int(class_index)
+        self.gate: nn.Module | None = None  # optional learned gate on the pooled features (attach_gate)
         self.eval()
 
     def channel_weights(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -78,11 +79,15 @@ class HeatmapGraph(nn.Module):
         alpha = self.channel_weights(pooled) / (fmap.shape[2] * fmap.shape[3])
         return torch.relu(class_map(fmap, alpha))
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         fmap = self.features(image)
         pooled = fmap.mean(dim=(2, 3))
         probabilities = torch.softmax(self.head(pooled), dim=1)
-        return probabilities, _peak_normalise(self.raw_cam(fmap, pooled))
+        heatmap = _peak_normalise(self.raw_cam(fmap, pooled))
+        if self.gate is None:
+            return probabilities, heatmap
+        # + (gate_probabilities [B,K], ood_distance [B]) from the same pooled features (edge_screen.gate)
+        return (probabilities, heatmap, *self.gate(pooled))
 
 
 class CamGraph(HeatmapGraph):
@@ -122,12 +127,15 @@ def heatmap_kind(model: nn.Module) -> str:
     return _KINDS[model.spec.head]
 
 
-def with_heatmap(model: nn.Module, *, class_index: int = ABNORMAL) -> HeatmapGraph:
+def with_heatmap(model: nn.Module, *, class_index: int = ABNORMAL, gate: nn.Module | None = None) -> HeatmapGraph:
     """Wrap a classifier so it returns ``(probabilities [B,2], heatmap [B,h,w])``; eval mode.
 
-    Picks :class:`CamGraph` for linear heads and :class:`GradCamGraph` for the MLP head.
+    Picks :class:`CamGraph` for linear heads and :class:`GradCamGraph` for the MLP head. With
+    ``gate`` (``edge_screen.quantize.gate_model.GateHeads``) it also returns the learned gate's
+    ``(gate_probabilities [B,K], ood_distance [B])`` from the same pooled features.
     """
     graph: HeatmapGraph = _GRAPHS[heatmap_kind(model)](model, class_index=class_index)
+    graph.gate = None if gate is None else gate.eval()
     log.debug("heatmap graph %s for %s", graph.kind, type(model).__name__)
     return graph.eval()
 

@@ -77,7 +77,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                          version=args.version, crop=args.crop, float_convs=args.float_convs,
                          bias_correction=args.bias_correction, weight_bits=args.weight_bits,
                          openvino_int8=args.openvino_int8, golden=args.golden,
-                         golden_match=args.golden_match, golden_source=args.golden_source)  # fmt: skip
+                         golden_match=args.golden_match, golden_source=args.golden_source, gate=args.gate)  # fmt: skip
     print(f"bundle written: {report.root}")
     return 0
 
@@ -101,6 +101,9 @@ def register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--max-auc-drop", type=float, default=None, help="openvino int8: accuracy-controlled PTQ")
+    p.add_argument("--gate", default=None, metavar="gate.pt",
+                   help="learned quality/out-of-distribution gate from edge-screen train-gate (same checkpoint); "
+                        "pass it to every export into the bundle")
     _add_int8_args(p)
     add_ptq_args(p)
     p.add_argument("--name", default=None, help="bundle name (default: the model name)")

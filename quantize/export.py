@@ -12,6 +12,7 @@ Bundle layout written here (ARCHITECTURE.md "Bundle")::
     tensorrt/model_fp32.onnx        tensorrt fp16 / fp32 (engine built with --precision fp16)
     torch-tensorrt/model_<p>.ep     torch-tensorrt ExportedProgram
     reports/quantization.json       {"<backend>/<precision>": QuantizationReport, ...}
+    reports/gate.json               with gate=: the learned gate's training report + decisions per graph
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def export_bundle(
     crop: str | None = None,
     float_convs: int | None = None,
     bias_correction: bool = True,
+    gate: str | os.PathLike | None = None,
     weight_bits: int | None = None,
     openvino_int8: OpenVinoInt8 | str = OpenVinoInt8.QDQ,
     golden: Any = None,
@@ -157,6 +159,9 @@ def export_bundle(
             :data:`~edge_screen.quantize.ort_quant.DEFAULT_FLOAT_CONVS`; 0 quantizes them all).
         bias_correction: int8 ONNX Runtime / TensorRT Q/DQ: correct conv biases for the rounding
             shift (NNCF always does this for OpenVINO).
+        gate: ``gate.pt`` of ``edge-screen train-gate`` for this model: the learned gate joins every
+            graph (two more outputs), the manifest gets its ``gate`` block and the bundle
+            ``reports/gate.json`` (:mod:`edge_screen.quantize.gate_export`).
         weight_bits: int8 ONNX Runtime / OpenVINO: 7 (default: no int16 saturation on x86 CPUs
             without VNNI, :mod:`edge_screen.quantize.ort_quant`) or 8.
         openvino_int8: :class:`OpenVinoInt8`: ``qdq`` (OpenVINO runs the ONNX Runtime Q/DQ model) or
@@ -205,7 +210,12 @@ def export_bundle(
     if name is None and not (root / "manifest.json").is_file():
         name = cfg.get("name")  # a new bundle is named after the model; an extended one keeps its name
     writer = BundleWriter(root, name=name, version=version, preprocessing=prep)
-    graph = with_heatmap(model)
+    from edge_screen.quantize import gate_export
+
+    heads, gate_file = gate_export.attach(model, gate, writer) if gate is not None else (None, None)
+    if gate is None:
+        gate_export.refuse_gateless_extension(writer)
+    graph = with_heatmap(model, gate=heads)
     writer.manifest["heatmap"] = {"kind": graph.kind, "class_index": graph.class_index}
     thr = cfg.get("threshold")
     if thr is not None and "threshold" not in writer.manifest:
@@ -227,10 +237,16 @@ def export_bundle(
 
     fp32 = torch_to_onnx(graph, root / "onnx" / "model_fp32.onnx", input_size=size)
     writer.add_model("onnxruntime", "fp32", {"model": fp32})
+    gate_check = _gate_report(writer, root, fp32, "onnx", "fp32", gate_file, calib, val, prep) if heads else None
+
+    def gate_report(artifact: Path, format: str, precision: str) -> None:
+        if gate_check is not None and artifact != fp32:
+            _gate_report(writer, root, artifact, format, precision, gate_file, calib, val, prep, ref=gate_check)
+
     # plain strings below: they become paths and messages (str() of a str-Enum is its name on Python 3.11)
     reports = write_int8_targets(writer, root, fp32, [(f.value, p.value) for f, p in targets], graph=graph, size=size,
                                  calib=calib, val=val, max_auc_drop=max_auc_drop, int8=int8,
-                                 openvino_int8=openvino_int8.value)  # fmt: skip
+                                 openvino_int8=openvino_int8.value, after=gate_report)  # fmt: skip
     writer.write()
     n_golden = add_golden_set(root, golden if golden is not None else (val if val is not None else calib), golden_match,
                             golden_source)  # fmt: skip
@@ -239,9 +255,11 @@ def export_bundle(
 
 
 def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, graph: Any, size: int, calib: Any,
-                       val: Any, max_auc_drop: float | None, int8: dict[str, Any], openvino_int8: str) -> dict[str, dict]:  # fmt: skip
+                       val: Any, max_auc_drop: float | None, int8: dict[str, Any], openvino_int8: str,
+                       after: Any = None) -> dict[str, dict]:  # fmt: skip
     """Write each (format, precision) of ``targets`` (strings) from the FP32 ONNX ``fp32`` (``graph``: the
-    torch heatmap graph, needed only for torch-tensorrt) and add the INT8 quantization reports.
+    torch heatmap graph, needed only for torch-tensorrt) and add the INT8 quantization reports;
+    ``after(artifact, format, precision)`` is called for each model written (e.g. its gate report).
 
     Returns: ``{"<backend>/int8": report entry}`` of the INT8 models written.
     """
@@ -255,6 +273,8 @@ def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, gra
                                  openvino_int8)  # fmt: skip
         if precision == "int8" and artifact is not None:
             reports[f"{BACKEND_OF[Format(format)]}/int8"] = _add_report(writer, root, fp32, artifact, format, calib, val)
+        if after is not None and artifact is not None:
+            after(artifact, format, precision)
         log.info("bundle %s: %s %s written", root, format, precision)
     return reports
 
@@ -340,6 +360,26 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
                                    precision=precision, calibration=images)  # fmt: skip
     writer.add_model("torch-tensorrt", precision, {"model": path})
     return None
+
+
+def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision: str, gate_file: dict, calib: Any,
+                 val: Any, prep: Any, ref: tuple | None = None) -> tuple:  # fmt: skip
+    """The gate's decisions of one graph into ``reports/gate.json``; returns ``(check outputs, real
+    outputs, check infos, check tensors)`` of the FP32 reference for the later INT8 comparisons."""
+    from edge_screen.gate import LearnedGate
+    from edge_screen.quantize import gate_export
+
+    gate = LearnedGate.from_manifest(writer.manifest["gate"])
+    data = val if val is not None else calib
+    if ref is None:
+        tensors, infos = gate_export.check_set(data.paths if data is not None else (), prep)
+    else:
+        tensors, infos = ref[2], ref[3]
+    outs = gate_export.run_all(artifact, format, tensors)
+    real = gate_export.run_all(artifact, format, data.images) if data is not None else None
+    entry = gate_export.precision_entry(gate, outs, infos, real, None if ref is None else (ref[0], ref[1]))
+    gate_export.write_report(writer, root, gate_file["report"], f"{BACKEND_OF[Format(format)]}/{precision}", entry)
+    return outs, real, tensors, infos
 
 
 def _isa_fields(weight_bits: int) -> dict[str, Any]:

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("probabilities", "heatmap")
+#: Added by a graph with a learned gate (edge_screen.gate), after the two above.
+GATE_OUTPUT_NAMES = ("gate_probabilities", "ood_distance")
 OPSET = 18
 
 
@@ -85,6 +87,7 @@ def torch_to_onnx(
     graph = graph.eval()
     example = torch.randn(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(seed))
     batch = torch.export.Dim("batch", min=1, max=1024)
+    names = list(OUTPUT_NAMES) + (list(GATE_OUTPUT_NAMES) if getattr(graph, "gate", None) is not None else [])
     with torch.no_grad():
         program = torch.onnx.export(
             graph,
@@ -92,7 +95,7 @@ def torch_to_onnx(
             dynamo=True,
             opset_version=OPSET,
             input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
+            output_names=names,
             dynamic_shapes={"image": {0: batch}},
             optimize=True,
             verbose=False,
@@ -106,10 +109,14 @@ def torch_to_onnx(
         with torch.no_grad():
             ref = tuple(t.numpy() for t in graph(x))
         got = run_onnx(out, x.numpy())
-        parity = compare(ref, got)
-        if max(parity.probabilities, parity.heatmap) > parity_atol:
+        parity = compare(ref[:2], got)
+        gate_diff = max((float(np.abs(r - g).max() / max(1.0, float(np.abs(r).max())))
+                         for r, g in zip(ref[2:], run_onnx_outputs(out, x.numpy(), names[2:]))), default=0.0)
+        # the gate's distance sums ~1,000 squared float32 terms: relative, and 10x the tolerance
+        if max(parity.probabilities, parity.heatmap) > parity_atol or gate_diff > 10 * parity_atol:
             raise EdgeScreenError(
-                f"ONNX export of {out.name} disagrees with torch: max |diff| {parity.to_dict()} > {parity_atol}; "
+                f"ONNX export of {out.name} disagrees with torch: max |diff| {parity.to_dict()} (> {parity_atol}?), "
+                f"gate (relative) {gate_diff:.2e} (> {10 * parity_atol:g}?); "
                 "check for ops that export differently (e.g. timm 'same' padding) or raise parity_atol"
             )
         log.info("ONNX Runtime parity vs torch: %s", parity.to_dict())
@@ -127,9 +134,10 @@ def check_onnx(path: str | os.PathLike) -> None:
         raise EdgeScreenError(f"{path}: onnx.checker failed: {exc}") from exc
     inputs = [i.name for i in model.graph.input]
     outputs = [o.name for o in model.graph.output]
-    if inputs != [INPUT_NAME] or outputs != list(OUTPUT_NAMES):
+    if inputs != [INPUT_NAME] or outputs not in (list(OUTPUT_NAMES), list(OUTPUT_NAMES) + list(GATE_OUTPUT_NAMES)):
         raise EdgeScreenError(
             f"{path}: I/O names {inputs} -> {outputs}; the contract is [{INPUT_NAME!r}] -> {list(OUTPUT_NAMES)}"
+            f" (+ {list(GATE_OUTPUT_NAMES)} with a learned gate)"
         )
     dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
     if dim0.HasField("dim_value"):
@@ -149,6 +157,18 @@ def run_onnx(path: str | os.PathLike, batch: np.ndarray, *, threads: int = 2) ->
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     probs, heat = sess.run(list(OUTPUT_NAMES), {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})
     return probs, heat
+
+
+def run_onnx_outputs(path: str | os.PathLike, batch: np.ndarray, names: list[str] | tuple[str, ...], *,
+                     threads: int = 2) -> list[np.ndarray]:
+    """Run an exported graph in ONNX Runtime (CPU) and return the outputs ``names`` (any of them)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return sess.run(list(names), {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})
 
 
 def compare(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> Parity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -18,6 +19,27 @@ def fundus_dev() -> Path:
     if not (DEV_DATA / "labels.csv").is_file():
         pytest.skip(f"real fundus dev set not found at {DEV_DATA} (set EDGE_SCREEN_DEV_DATA)")
     return DEV_DATA
+
+
+def _sample_photo(parts: tuple[str, ...], module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)  # locate without importing (sklearn is slow)
+    if spec is None or spec.origin is None:
+        return None
+    p = Path(spec.origin).parent.joinpath(*parts)
+    return p if p.is_file() else None
+
+
+@pytest.fixture(scope="session")
+def natural_photos() -> list[Path]:
+    """Ordinary (non-fundus) photos shipped inside installed packages (matplotlib, sklearn)."""
+    found = [p for p in (
+        _sample_photo(("mpl-data", "sample_data", "grace_hopper.jpg"), "matplotlib"),
+        _sample_photo(("datasets", "images", "flower.jpg"), "sklearn"),
+        _sample_photo(("datasets", "images", "china.jpg"), "sklearn"),
+    ) if p is not None]
+    if not found:
+        pytest.skip("no sample photos found (matplotlib / scikit-learn not installed)")
+    return found
 
 
 # ----------------------------------------------------------------------------- tiny model bundle

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -32,27 +31,6 @@ def dev_images(fundus_dev: Path) -> list[Path]:
         paths = [fundus_dev / row["file"] for row in csv.DictReader(fh)]
     assert len(paths) >= 1000, f"dev set looks incomplete: {len(paths)} images"
     return paths
-
-
-def _sample_photo(parts: tuple[str, ...], module: str) -> Path | None:
-    spec = importlib.util.find_spec(module)  # locate without importing (sklearn is slow)
-    if spec is None or spec.origin is None:
-        return None
-    p = Path(spec.origin).parent.joinpath(*parts)
-    return p if p.is_file() else None
-
-
-@pytest.fixture(scope="session")
-def natural_photos() -> list[Path]:
-    """Ordinary (non-fundus) photos shipped inside installed packages (matplotlib, sklearn)."""
-    found = [p for p in (
-        _sample_photo(("mpl-data", "sample_data", "grace_hopper.jpg"), "matplotlib"),
-        _sample_photo(("datasets", "images", "flower.jpg"), "sklearn"),
-        _sample_photo(("datasets", "images", "china.jpg"), "sklearn"),
-    ) if p is not None]
-    if not found:
-        pytest.skip("no sample photos found (matplotlib / scikit-learn not installed)")
-    return found
 
 
 @pytest.fixture(scope="session")

@@ -128,7 +128,7 @@ def test_non_fundus_inputs_are_rejected(make):
     if make in (_blue_disc, _disc_on_grey):
         assert "not_fundus" in report.reasons, report.reasons
     else:
-        assert report.reasons[0] in ("fov_not_found", "not_fundus", "too_bright"), report.reasons
+        assert report.reasons[0] in ("fov_not_found", "not_fundus", "no_colour", "too_bright"), report.reasons
 
 
 def test_small_disc_is_fov_too_small(fundus_rgb):
