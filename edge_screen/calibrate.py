@@ -40,6 +40,7 @@ import numpy as np
 
 from edge_screen.bundle import MANIFEST, SIGNATURE, load_bundle
 from edge_screen.errors import UsageError
+from edge_screen.metrics import threshold_for_sensitivity
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +83,6 @@ def wilson_ci(k: int, n: int, *, z: float = 1.959964) -> tuple[float, float]:
     c = (p + z * z / (2 * n)) / d
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
     return max(0.0, c - h), min(1.0, c + h)
-
-
-def threshold_for_sensitivity(y: np.ndarray, p: np.ndarray, target: float) -> float:
-    """Highest threshold with ``mean(p[y == 1] >= t) >= target`` (so specificity is as high as allowed)."""
-    pos = np.sort(np.asarray(p, np.float64)[np.asarray(y) == 1])[::-1]
-    if pos.size == 0:
-        raise UsageError("no abnormal photos were scored: a threshold for a target sensitivity is undefined")
-    need = int(math.ceil(target * pos.size - 1e-9))
-    return float(pos[max(need, 1) - 1])
 
 
 def read_site_csv(path: str | os.PathLike) -> list[tuple[str, int]]:

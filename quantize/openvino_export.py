@@ -9,6 +9,7 @@ backbones (EfficientNet-Lite: Conv + Clamp + Add; ResNet-50: Conv + ReLU + Add +
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -149,7 +150,7 @@ def _image_of(item: tuple[np.ndarray, int]) -> np.ndarray:
 
 def _auc_validation_fn(model: Any, items: Iterable[tuple[np.ndarray, int]]) -> tuple[float, None]:
     """NNCF validation_fn: ROC AUC of P(abnormal) (higher is better); no per-sample values."""
-    from edge_screen.quantize.quant_report import roc_auc
+    from edge_screen.metrics import roc_auc
 
     compiled = model if hasattr(model, "create_infer_request") else _compile(model)
     probs, labels = [], []
@@ -157,7 +158,11 @@ def _auc_validation_fn(model: Any, items: Iterable[tuple[np.ndarray, int]]) -> t
         out = compiled(image)
         probs.append(float(out[compiled.output(0)][0, 1]))
         labels.append(int(label))
-    return roc_auc(np.asarray(labels), np.asarray(probs)), None
+    auc = roc_auc(np.asarray(labels), np.asarray(probs))
+    if math.isnan(auc):  # NNCF would compare NaNs: every candidate would look equally (un)acceptable
+        raise UsageError(f"accuracy control needs validation images of both classes; got {len(labels)} images "
+                         f"with labels {sorted(set(labels))}")
+    return auc, None
 
 
 def _compile(model: Any, *, threads: int | None = None) -> Any:
