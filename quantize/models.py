@@ -15,7 +15,6 @@ pickle is refused unless ``trust_checkpoint=True`` (``--trust-checkpoint``).
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import pickle
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from edge_screen.errors import UsageError
+from edge_screen.registry import unknown_name
 from edge_screen.quantize.nets import FundusClassifier, LinearHead, MLPHead
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,7 @@ def list_models() -> list[str]:
 def get_spec(name: str) -> ModelSpec:
     """Registry entry for ``name``; unknown names raise :class:`UsageError` with the closest match."""
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1, cutoff=0.4)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown model {name!r}; valid names: {', '.join(list_models())}.{hint}")
+        raise unknown_name("model", name, list_models(), cutoff=0.4)
     return _REGISTRY[name]
 
 

@@ -33,7 +33,7 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 
 def _ov() -> Any:
-    from edge_screen.runtimes_openvino import import_openvino  # telemetry off before the import
+    from edge_screen.runtimes.openvino import import_openvino  # telemetry off before the import
 
     try:
         return import_openvino()
