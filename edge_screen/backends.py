@@ -18,13 +18,10 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from edge_screen import registry
 from edge_screen.errors import BackendUnavailable, UsageError
-
-if TYPE_CHECKING:
-    from edge_screen.runtimes.base import Runtime
 
 GROUP = "edge_screen.backends"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -77,10 +74,9 @@ class Backend:
         except Exception as exc:  # a broken optional install is "unavailable", not a crash  # noqa: BLE001
             return f"{self.name} is not usable here: its availability check failed ({type(exc).__name__}: {exc})"
 
-    def runtime_class(self) -> type[Runtime]:
-        """Import and return the runtime class (BackendUnavailable when its module does not import)."""
-        from edge_screen.runtimes.base import Runtime
-
+    def runtime_class(self) -> type:
+        """Import and return the runtime class, a :class:`~edge_screen.runtimes.base.Runtime` subclass
+        (BackendUnavailable when its module does not import)."""
         module, _, attr = self.runtime.partition(":")
         try:
             cls = getattr(importlib.import_module(module), attr)
@@ -88,7 +84,8 @@ class Backend:
             fix = f"pip install 'edge-screen[{self.extra}]'" if self.extra else "reinstall the package that provides it"
             raise BackendUnavailable(
                 f"backend {self.name!r}: its runtime {self.runtime!r} cannot be imported ({exc}); {fix}") from exc
-        if not (isinstance(cls, type) and issubclass(cls, Runtime)) or cls.name != self.name:
+        # the registry sits below the runtimes (bundles use it): duck-typed, no import of the base class
+        if not isinstance(cls, type) or getattr(cls, "name", None) != self.name or not callable(getattr(cls, "run", None)):
             raise BackendUnavailable(f"backend {self.name!r}: {self.runtime!r} is not a Runtime named {self.name!r}")
         return cls
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from importlib import metadata
 from typing import Callable, Iterable, TypeVar
 
@@ -25,6 +26,7 @@ T = TypeVar("T")
 
 #: (group, loaded entries by name) read so far; :func:`clear_caches` empties it
 _CACHE: dict[str, dict] = {}
+_OWN = "edge-screen"  # this distribution's name: its entries win over a plug-in's of the same name
 
 
 def closest(name: object, valid: Iterable[str], *, cutoff: float = 0.6) -> str | None:
@@ -49,13 +51,20 @@ def load_group(group: str, kind: type[T], *, name_of: Callable[[T], str] = lambd
     """Every entry point of ``group`` loaded, by name, cached until :func:`clear_caches`.
 
     Each entry point must load to an instance of ``kind`` whose name (``name_of``) equals the entry
-    point's name. Broken entries are skipped with one warning; the first of two equal names wins.
+    point's name. Broken entries are skipped with one warning. Of two entries with one name, the
+    one edge-screen itself ships wins (a plug-in cannot replace a built-in backend unnoticed), else
+    the first on ``sys.path``; the other is skipped with a warning.
     """
     if group in _CACHE:
         return _CACHE[group]
     found: dict[str, T] = {}
-    for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
-        dist = getattr(getattr(ep, "dist", None), "name", None) or "unknown distribution"
+    def dist_of(ep: metadata.EntryPoint) -> str:
+        name = getattr(getattr(ep, "dist", None), "name", None) or "unknown distribution"
+        return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503 normalised
+
+    # stable sort: path order is kept among equal names, after edge-screen's own entries
+    for ep in sorted(metadata.entry_points(group=group), key=lambda e: (e.name, dist_of(e) != _OWN)):
+        dist = dist_of(ep)
         where = f"entry point {ep.name!r} = {ep.value!r} of {dist} (group {group})"
         if ep.name in found:
             log.warning("skipping %s: the name is already registered by another plug-in", where)

@@ -10,7 +10,7 @@ Bundle layout written here (ARCHITECTURE.md "Bundle")::
     openvino/<precision>/model.xml  openvino fp32 | fp16 | int8 (+ model.bin)
     tensorrt/model_int8_qdq.onnx    tensorrt int8 (symmetric S8S8 Q/DQ; build the engine on the device)
     tensorrt/model_fp32.onnx        tensorrt fp16 / fp32 (engine built with --precision fp16)
-    torch-tensorrt/model_<p>.ep     torch-tensorrt ExportedProgram
+    <format>/...                    a plug-in export format (edge_screen.exporters), written by its own `write`
     reports/quantization.json       {"<backend>/<precision>": QuantizationReport, ...}
     reports/gate.json               with --gate: the learned gate's training report + decisions per graph
 """
@@ -24,22 +24,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+from edge_screen.backends import precision_rank
 from edge_screen.errors import UsageError
+from edge_screen.exporters import ExportJob, check_target, export_precisions, exporter_names, get_exporter
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("onnx", "openvino", "tensorrt", "torch-tensorrt")
 OPENVINO_INT8 = ("qdq", "nncf")  # OpenVINO INT8 route, see edge_screen.quantize.openvino_export
 #: CPU flags with int32-accumulating INT8 dot products (8-bit weights are safe only with one of them)
 INT8_DOT_PRODUCT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
-PRECISIONS = ("fp32", "fp16", "int8")
-_SUPPORTED = {
-    "onnx": ("fp32", "int8"),
-    "openvino": ("fp32", "fp16", "int8"),
-    "tensorrt": ("fp32", "fp16", "int8"),
-    "torch-tensorrt": ("fp32", "fp16", "int8"),
-}
-_BACKEND = {"onnx": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt", "torch-tensorrt": "torch-tensorrt"}
+# Format and precision names, and the backend each format writes for, come from the export-format
+# registry (edge_screen.exporters: get_exporter(format).precisions / .backend), never a table here.
 TRT_NOTE = "build the engine on the device: edge-screen build-engine"
 
 
@@ -69,7 +64,7 @@ def export_bundle(
     The FP32 ONNX (the reference every other artifact is made from) is exported once per call.
 
     Args:
-        targets: ``(format, precision)`` pairs, e.g. ``[("openvino", "int8")]``; see :data:`_SUPPORTED`.
+        targets: ``(format, precision)`` pairs, e.g. ``[("openvino", "int8")]``; see :func:`edge_screen.exporters.exporters`.
         input_size: S (default: ``model.default_cfg["input_size"]``).
         calib: ``edge_screen.quantize.calib.ImageSet`` (int8: calibration images).
         val: ``ImageSet`` with labels: accuracy control and the report's AUCs. Without it the
@@ -112,13 +107,9 @@ def export_bundle(
     if not targets:
         raise UsageError("nothing to export: give at least one (format, precision)")
     for format, precision in targets:
-        if format not in FORMATS:
-            raise UsageError(f"format {format!r} is not valid; valid: {', '.join(FORMATS)}")
-        if precision not in _SUPPORTED[format]:
-            raise UsageError(
-                f"precision {precision!r} is not available for {format}; valid: {', '.join(_SUPPORTED[format])}"
-                + (" (ONNX Runtime on CPU has no FP16 path: use openvino fp16 or tensorrt fp16)" if format == "onnx" else "")
-            )
+        reason = check_target(format, precision).unavailable()
+        if reason is not None:
+            raise UsageError(reason)
         if precision == "int8" and calib is None:
             raise UsageError(f"{format} int8 needs calibration images: pass --calib DATA (about 300 real images)")
     if max_auc_drop is not None and (("openvino", "int8") not in targets or val is None):
@@ -187,7 +178,7 @@ def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, gra
                        val: Any, max_auc_drop: float | None, int8: dict[str, Any], openvino_int8: str,
                        after: Any = None) -> None:  # fmt: skip
     """Write each (format, precision) of ``targets`` from the FP32 ONNX ``fp32`` (``graph``: the torch
-    heatmap graph, needed only for torch-tensorrt) and add the INT8 quantization reports;
+    heatmap graph, for plug-in formats that export from torch) and add the INT8 quantization reports;
     ``after(artifact, format, precision)`` is called for each model written (e.g. its gate report)."""
     targets = list(targets)
     if openvino_int8 == "qdq" and ("openvino", "int8") in targets:
@@ -276,12 +267,9 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
         writer.add_model("tensorrt", precision, {"onnx": path}, note=TRT_NOTE, **(trt8 if precision == "int8" else {}),
                          trtexec=trtexec_command(rel, "model.engine", precision=precision, input_size=size))  # fmt: skip
         return path if precision == "int8" else None
-    from edge_screen.quantize.tensorrt_export import torch_to_torch_tensorrt
-
-    path = torch_to_torch_tensorrt(graph, root / "torch-tensorrt" / f"model_{precision}.ep", input_size=size,
-                                   precision=precision, calibration=images)  # fmt: skip
-    writer.add_model("torch-tensorrt", precision, {"model": path})
-    return None
+    # a plug-in format (edge_screen.exporters): its own write() adds its entry to the bundle
+    return get_exporter(format).run(ExportJob(writer=writer, root=root, fp32=fp32, graph=graph, precision=precision,
+                                              input_size=size, calib=calib, val=val, options=dict(int8)))  # fmt: skip
 
 
 def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision: str, gate_file: dict, calib: Any,
@@ -300,7 +288,7 @@ def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision
     outs = gate_export.run_all(artifact, format, tensors)
     real = gate_export.run_all(artifact, format, data.images) if data is not None else None
     entry = gate_export.precision_entry(gate, outs, infos, real, None if ref is None else (ref[0], ref[1]))
-    gate_export.write_report(writer, root, gate_file["report"], f"{_BACKEND[format]}/{precision}", entry)
+    gate_export.write_report(writer, root, gate_file["report"], f"{get_exporter(format).backend}/{precision}", entry)
     return outs, real, tensors, infos
 
 
@@ -342,7 +330,7 @@ def _add_report(writer: Any, root: Path, fp32: Path, artifact: Path, format: str
         cand = run_onnx(artifact, data.images)
         sizes = {"fp32": fp32, "int8": artifact}
     threshold = float(writer.manifest["threshold"]["value"])  # export_bundle set it before any artifact
-    backend = _BACKEND[format]
+    backend = get_exporter(format).backend
     report = compare_outputs(ref, cand, reference_name="onnxruntime/fp32", candidate_name=f"{backend}/int8",
                              threshold=threshold, labels=labels, sizes=sizes)  # fmt: skip
     notes = [] if val is not None else ["compared on the calibration images (no --val): no AUC"]
@@ -434,8 +422,8 @@ def register_export(sub: argparse._SubParsersAction) -> None:
     """``edge-screen export``: write or extend a model bundle."""
     p = sub.add_parser("export", help="export a checkpoint to a bundle (onnx, openvino, tensorrt; fp32/fp16/int8)")
     _add_model_args(p)
-    p.add_argument("--format", choices=FORMATS, required=True)
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    p.add_argument("--format", choices=exporter_names(), required=True)
+    p.add_argument("--precision", choices=tuple(reversed(export_precisions())), default="fp32")
     p.add_argument("--max-auc-drop", type=float, default=None, help="openvino int8: accuracy-controlled PTQ")
     p.add_argument("--gate", default=None, metavar="gate.pt",
                    help="learned quality/out-of-distribution gate from edge-screen train-gate (same checkpoint); "
@@ -501,7 +489,9 @@ def register_build_engine(sub: argparse._SubParsersAction) -> None:
     """``edge-screen build-engine MODEL.onnx --precision int8|fp16 --out MODEL.engine`` (on the device)."""
     p = sub.add_parser("build-engine", help="build a TensorRT engine on this device from a bundle's ONNX")
     p.add_argument("onnx", metavar="MODEL.onnx", help="Q/DQ ONNX (int8) or FP32 ONNX (fp16/fp32)")
-    p.add_argument("--precision", choices=("int8", "fp16", "fp32"), default="int8")
+    from edge_screen.quantize.formats import TENSORRT
+
+    p.add_argument("--precision", choices=sorted(TENSORRT.precisions, key=precision_rank), default="int8")
     p.add_argument("--workspace", type=int, default=1024, metavar="MB", help="builder workspace (default 1024 MB)")
     p.add_argument("--timing-cache", default=None, metavar="FILE", help="read/write a timing cache (faster rebuilds)")
     p.add_argument("--max-batch", type=int, default=8, help="largest batch of the optimisation profile")

@@ -13,20 +13,20 @@ imports none of them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from edge_screen.errors import BundleError, InferenceError, UsageError
+from edge_screen.gate import GATE_OUTPUTS
 
 if TYPE_CHECKING:
     from edge_screen.bundle import Bundle, ModelEntry
-    from edge_screen.selfcheck import Selection
 
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("probabilities", "heatmap")
 #: Outputs a graph may add (the learned gate, :mod:`edge_screen.gate`); fetched when present.
-OPTIONAL_OUTPUTS = ("gate_probabilities", "ood_distance")
+OPTIONAL_OUTPUTS = GATE_OUTPUTS
 
 
 class Runtime(ABC):
@@ -60,8 +60,9 @@ class Runtime(ABC):
         self.entry = entry
         self.threads = threads
         self.device = device
-        #: why this model was chosen (set by create_runtime; None when constructed directly)
-        self.selection: Selection | None = None
+        #: why this model was chosen: an :class:`edge_screen.selfcheck.Selection` set by create_runtime
+        #: (None when constructed directly); not imported here, the self-check sits above the runtimes
+        self.selection: Any = None
 
     @property
     def precision(self) -> str:
