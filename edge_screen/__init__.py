@@ -15,7 +15,6 @@ from edge_screen.errors import (  # noqa: E402
     EdgeScreenError,
     ImageError,
     InferenceError,
-    QualityRejected,
     UsageError,
 )
 
@@ -26,6 +25,5 @@ __all__ = [
     "InferenceError",
     "BundleError",
     "BackendUnavailable",
-    "QualityRejected",
     "UsageError",
 ]

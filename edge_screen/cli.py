@@ -13,11 +13,13 @@ User errors print one line, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -102,7 +104,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     if heat_dir is not None:
         from edge_screen.heatmap import save_overlay
 
-        heat_dir.mkdir(parents=True, exist_ok=True)
+        _writable_dir(heat_dir, "--heatmap-dir")
     used: set[str] = set()
     n_ok = n_failed = 0
     seen_any = False
@@ -127,6 +129,11 @@ def _cmd_screen(args: argparse.Namespace) -> int:
             except EdgeScreenError as exc:
                 n_failed += 1
                 print(f"edge-screen: {item.source}: {_one_line(exc)}", file=sys.stderr)
+            except OSError as exc:  # the disk filled up, the folder went away: this overlay is lost, not the run
+                n_failed += 1
+                heat_path = None
+                print(f"edge-screen: {item.source}: cannot write its heatmap to {heat_dir}: "
+                      f"{exc.strerror or exc}; free space or choose another --heatmap-dir", file=sys.stderr)
             overlay_ms = (time.perf_counter() - t) * 1000.0
         n_ok += 1
         if args.json:
@@ -312,6 +319,31 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _writable_dir(path: Path, option: str) -> None:
+    """Create ``path`` (a folder the command writes into) or raise a one-line :class:`UsageError`."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder; give a folder (it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".edge-screen-write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {path} cannot be written ({exc.strerror or exc}); give a folder you can write to") from exc
+
+
+def _stdout_failed(exc: OSError) -> int:
+    """The output stream broke (a full disk, a closed pipe): one line, and no second error at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout at exit
+    except (OSError, ValueError):
+        pass
+    if isinstance(exc, BrokenPipeError):  # `edge-screen screen ... | head`: the reader left, not an error
+        return EXIT_OK
+    print(f"edge-screen: error: cannot write the output ({exc.strerror or exc}); free space on the disk the "
+          "output goes to, or write it elsewhere", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edge-screen`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -336,6 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edge-screen: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EPIPE, errno.EIO) or isinstance(exc, BrokenPipeError):
+            return _stdout_failed(exc)
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"edge-screen: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,13 +45,5 @@ class InferenceError(EdgeScreenError):
     failed while running: no verdict may be drawn from it."""
 
 
-class QualityRejected(EdgeScreenError):
-    """An image failed the quality gate and was not graded (carries the quality report)."""
-
-    def __init__(self, message: str, report: object | None = None) -> None:
-        super().__init__(message)
-        self.report = report
-
-
 class UsageError(EdgeScreenError):
     """A command or API was called with invalid arguments (CLI exit code 2)."""

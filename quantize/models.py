@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -93,7 +94,7 @@ class TorchvisionResNetFeatures(nn.Module):
 
 
 def _read_state_dict(path: "str | os.PathLike") -> dict[str, torch.Tensor]:
-    obj = torch.load(Path(path), map_location="cpu", weights_only=True)
+    obj = _torch_load(Path(path), weights_only=True)
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model", "model_state_dict"):
             if key in obj and isinstance(obj[key], Mapping):
@@ -208,10 +209,10 @@ def read_checkpoint(path: "str | os.PathLike", *, trust_checkpoint: bool = False
         raise UsageError(f"checkpoint {str(path)!r} does not exist; pass the path of a .pth/.pt file")
     if trust_checkpoint:
         log.warning("loading %s with weights_only=False (--trust-checkpoint): the pickle may run code", path)
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return _torch_load(path, weights_only=False)
     try:
         with torch.serialization.safe_globals(_jang_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return _torch_load(path, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise UsageError(
             f"refused to load checkpoint {path}: it is a pickle that needs objects outside the allow-list "
@@ -219,6 +220,25 @@ def read_checkpoint(path: "str | os.PathLike", *, trust_checkpoint: bool = False
             f"Unpickling such a file can run arbitrary code. If you trust its source, pass --trust-checkpoint "
             f"(trust_checkpoint=True, i.e. torch.load(weights_only=False)). Detail: {str(exc).splitlines()[-1][:300]}"
         ) from exc
+
+
+def _torch_load(path: Path, *, weights_only: bool) -> Any:
+    """``torch.load`` on the CPU; an empty, truncated or non-PyTorch file is a one-line :class:`UsageError`."""
+    if not path.is_file():
+        raise UsageError(f"checkpoint {str(path)!r} does not exist; pass the path of a .pth/.pt file")
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if size and not (magic == b"PK" or magic[:1] == b"\x80"):  # a zip (torch.save) or a pickle (legacy)
+        raise UsageError(f"checkpoint {path} is not a readable PyTorch checkpoint ({size:,} bytes, neither a "
+                         "torch.save zip nor a pickle); pass the .pth/.pt file itself")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError:
+        raise
+    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        what = "is empty" if size == 0 else f"is not a readable PyTorch checkpoint ({size:,} bytes; truncated?)"
+        raise UsageError(f"checkpoint {path} {what}: {type(exc).__name__}; copy it again or pass another file") from exc
 
 
 def _strip_prefix(sd: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

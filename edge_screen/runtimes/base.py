@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from edge_screen.errors import BundleError, InferenceError, UsageError
+from edge_screen.errors import BundleError, EdgeScreenError, InferenceError, UsageError
 from edge_screen.gate import GATE_OUTPUTS
 
 if TYPE_CHECKING:
@@ -116,8 +116,22 @@ class Runtime(ABC):
             got = getattr(batch, "shape", type(batch).__name__)
             raise UsageError(f"runtime input must be an array of shape (B, 3, {size}, {size}), got {got}")
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        probs, heat = self._run(batch)
+        probs, heat = self._guarded(self._run, batch)
         return self._checked(batch.shape[0], probs, heat)
+
+    def _guarded(self, fn: Any, batch: np.ndarray) -> Any:
+        """``fn(batch)`` with any library error (an ORT/OpenVINO shape error, a CUDA error) turned into
+        one :class:`InferenceError` line, so a batch fails and the stream goes on."""
+        try:
+            return fn(batch)
+        except EdgeScreenError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - libraries raise anything (RuntimeError, pybind errors)
+            detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise InferenceError(
+                f"the {self.name}/{self.precision} model of bundle {self.bundle.name!r} failed on a batch of "
+                f"{batch.shape[0]} ({type(exc).__name__}: {detail}); check that the bundle's input size "
+                f"{self.bundle.preprocessing.input_size} matches its model, or re-export it") from exc
 
     #: the optional outputs this model has (set by the backend when it loads the model)
     optional_outputs: tuple[str, ...] = ()
@@ -136,7 +150,7 @@ class Runtime(ABC):
             got = getattr(batch, "shape", type(batch).__name__)
             raise UsageError(f"runtime input must be an array of shape (B, 3, {size}, {size}), got {got}")
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        outs = self._run_outputs(batch)
+        outs = self._guarded(self._run_outputs, batch)
         n = batch.shape[0]
         probs, heat = self._checked(n, outs.pop("probabilities"), outs.pop("heatmap"))
         result = {"probabilities": probs, "heatmap": heat}

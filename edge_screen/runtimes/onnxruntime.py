@@ -100,6 +100,12 @@ class OnnxRuntime(Runtime):
                 f"model {entry.files['model']!r} does not follow the I/O contract: inputs {sorted(inputs)}, "
                 f"outputs {outputs}; expected input {INPUT_NAME!r} and outputs {list(OUTPUT_NAMES)}"
             )
+        shape = list(inputs[INPUT_NAME].shape)
+        size = bundle.preprocessing.input_size
+        if len(shape) == 4 and any(isinstance(d, int) and d != size for d in shape[2:]):
+            raise BundleError(
+                f"bundle {bundle.name!r} says input size {size}, but its model {entry.files['model']!r} takes "
+                f"{shape[2]}x{shape[3]}: fix preprocessing.input_size in manifest.json, or re-export the bundle")
         self.optional_outputs = tuple(n for n in OPTIONAL_OUTPUTS if n in outputs)
         log.debug("onnxruntime session on %s (threads=%s)", self.providers, threads)
 

@@ -163,6 +163,13 @@ class OpenVinoRuntime(Runtime):
                 f"model {entry.files['model']!r} does not follow the I/O contract: inputs {sorted(in_names)}, "
                 f"outputs {sorted(names)}; expected input {INPUT_NAME!r} and outputs {list(OUTPUT_NAMES)}"
             )
+        shape = self._compiled.input(INPUT_NAME).get_partial_shape()
+        size = bundle.preprocessing.input_size
+        dims = [d.get_length() if d.is_static else None for d in shape] if shape.rank.is_static else []
+        if len(dims) == 4 and any(d is not None and d != size for d in dims[2:]):
+            raise BundleError(
+                f"bundle {bundle.name!r} says input size {size}, but its model {entry.files['model']!r} takes "
+                f"{dims[2]}x{dims[3]}: fix preprocessing.input_size in manifest.json, or re-export the bundle")
         self._outputs = [self._compiled.output(n) for n in OUTPUT_NAMES]
         self.optional_outputs = tuple(n for n in OPTIONAL_OUTPUTS if n in names)
         self._optional = [self._compiled.output(n) for n in self.optional_outputs]

@@ -14,7 +14,7 @@ import torchvision
 from torch import nn
 
 from edge_screen.errors import UsageError
-from edge_screen.quantize.models import create_model, list_models, load_training_checkpoint
+from edge_screen.quantize.models import create_model, list_models, load_training_checkpoint, read_checkpoint
 from edge_screen.quantize.nets import FundusClassifier, LinearHead, MLPHead
 
 SITE = Path(torch.__file__).resolve().parents[1]
@@ -169,3 +169,19 @@ def test_effnet_registry_backbone_equals_mapped_timm() -> None:
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
         torch.testing.assert_close(m.features(x), ref.forward_features(x))
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04" + b"\0" * 60, b"not a checkpoint at all"])
+def test_empty_or_truncated_checkpoint_is_one_line(tmp_path: Path, tiny_checkpoint: Path, content: bytes) -> None:
+    """Issue 15: an empty .pth gave an EOFError traceback; every unreadable file is one UsageError line."""
+    from edge_screen.cli import main
+
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(content)
+    with pytest.raises(UsageError, match="checkpoint .*bad.pth .*(empty|not a readable PyTorch checkpoint)"):
+        read_checkpoint(bad)
+    cut = tmp_path / "cut.pt"  # a real checkpoint, cut off half-way through a copy
+    cut.write_bytes(tiny_checkpoint.read_bytes()[: tiny_checkpoint.stat().st_size // 2])
+    with pytest.raises(UsageError, match="truncated"):
+        create_model(None, checkpoint=cut)
+    assert main(["export", "--model", str(bad), "--format", "onnx", "--out", str(tmp_path / "b")]) == 2
