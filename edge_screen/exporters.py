@@ -15,6 +15,7 @@ This module is torch-free; the exporters themselves live in the ``train`` layer 
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any, Callable
 from edge_screen import registry
 from edge_screen.backends import backends, precision_rank
 from edge_screen.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 GROUP = "edge_screen.exporters"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -121,12 +124,12 @@ def exporters() -> dict[str, Exporter]:
     for name, e in table.items():
         b = known.get(e.backend)
         if b is None:
-            registry.log.warning("skipping export format %r: it writes for backend %r, which is not registered "
+            log.warning("skipping export format %r: it writes for backend %r, which is not registered "
                                  "(registered: %s)", name, e.backend, ", ".join(known))  # fmt: skip
             continue
         extra = [p for p in e.precisions if p not in b.precisions]
         if extra:
-            registry.log.warning("skipping export format %r: backend %r declares no %s models", name, e.backend,
+            log.warning("skipping export format %r: backend %r declares no %s models", name, e.backend,
                                  ", ".join(extra))  # fmt: skip
             continue
         out[name] = e

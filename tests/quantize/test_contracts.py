@@ -19,7 +19,7 @@ import torch
 from edge_screen.backends import backend_names, get_backend
 from edge_screen.bundle import load_bundle
 from edge_screen.errors import BundleError, EdgeScreenError, UsageError
-from edge_screen.exporters import check_target, exporter_names, exporters, get_exporter
+from edge_screen.exporters import GROUP, Exporter, check_target, exporter_names, exporters, get_exporter
 from edge_screen.quantize.calib import ImageSet
 from edge_screen.quantize.tiny import tiny_classifier
 from edge_screen.registry import load_group
@@ -68,7 +68,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory):
 # --------------------------------------------------------------------------------- export formats
 def test_every_export_format_entry_point_is_usable() -> None:
     """No registered format is dropped (e.g. for a backend nobody registered) without the test noticing."""
-    assert sorted(load_group("edge_screen.exporters", type(get_exporter(FORMATS[0])))) == FORMATS == sorted(exporters())
+    assert sorted(load_group(GROUP, Exporter)) == FORMATS == sorted(exporters())
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
