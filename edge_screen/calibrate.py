@@ -250,8 +250,10 @@ def add_calibrate_command(sub) -> None:  # noqa: ANN001 - argparse sub-parsers
     p.add_argument("--out", required=True, metavar="BUNDLE", help="new folder for the calibrated bundle")
     p.add_argument("--site", help="clinic name recorded in the bundle (default: the CSV's folder name)")
     p.add_argument("--target-sensitivity", type=float, default=0.95)
-    p.add_argument("--backend", help="runtime (default: automatic)")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), help="model precision (default: automatic)")
+    from edge_screen.backends import backend_names, precision_names
+
+    p.add_argument("--backend", choices=backend_names(), help="runtime (default: automatic)")
+    p.add_argument("--precision", choices=precision_names(), help="model precision (default: automatic)")
     p.add_argument("--threads", type=int)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_calibrate)

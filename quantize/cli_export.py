@@ -12,7 +12,9 @@ import logging
 from typing import Any
 
 from edge_screen.errors import UsageError
-from edge_screen.quantize.export import FORMATS, OPENVINO_INT8, PRECISIONS
+from edge_screen.backends import precision_rank
+from edge_screen.exporters import export_precisions, exporter_names
+from edge_screen.quantize.export import OPENVINO_INT8
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,8 @@ def register_export(sub: argparse._SubParsersAction) -> None:
     """``edge-screen export``: write or extend a model bundle."""
     p = sub.add_parser("export", help="export a checkpoint to a bundle (onnx, openvino, tensorrt; fp32/fp16/int8)")
     _add_model_args(p)
-    p.add_argument("--format", choices=FORMATS, required=True)
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    p.add_argument("--format", choices=exporter_names(), required=True)
+    p.add_argument("--precision", choices=tuple(reversed(export_precisions())), default="fp32")
     p.add_argument("--max-auc-drop", type=float, default=None, help="openvino int8: accuracy-controlled PTQ")
     p.add_argument("--gate", default=None, metavar="gate.pt",
                    help="learned quality/out-of-distribution gate from edge-screen train-gate (same checkpoint); "
@@ -161,7 +163,9 @@ def register_build_engine(sub: argparse._SubParsersAction) -> None:
     """``edge-screen build-engine MODEL.onnx --precision int8|fp16 --out MODEL.engine`` (on the device)."""
     p = sub.add_parser("build-engine", help="build a TensorRT engine on this device from a bundle's ONNX")
     p.add_argument("onnx", metavar="MODEL.onnx", help="Q/DQ ONNX (int8) or FP32 ONNX (fp16/fp32)")
-    p.add_argument("--precision", choices=("int8", "fp16", "fp32"), default="int8")
+    from edge_screen.quantize.formats import TENSORRT
+
+    p.add_argument("--precision", choices=sorted(TENSORRT.precisions, key=precision_rank), default="int8")
     p.add_argument("--workspace", type=int, default=1024, metavar="MB", help="builder workspace (default 1024 MB)")
     p.add_argument("--timing-cache", default=None, metavar="FILE", help="read/write a timing cache (faster rebuilds)")
     p.add_argument("--max-batch", type=int, default=8, help="largest batch of the optimisation profile")

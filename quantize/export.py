@@ -10,7 +10,7 @@ Bundle layout written here (ARCHITECTURE.md "Bundle")::
     openvino/<precision>/model.xml  openvino fp32 | fp16 | int8 (+ model.bin)
     tensorrt/model_int8_qdq.onnx    tensorrt int8 (symmetric S8S8 Q/DQ; build the engine on the device)
     tensorrt/model_fp32.onnx        tensorrt fp16 / fp32 (engine built with --precision fp16)
-    torch-tensorrt/model_<p>.ep     torch-tensorrt ExportedProgram
+    <format>/...                    a plug-in export format (edge_screen.exporters), written by its own `write`
     reports/quantization.json       {"<backend>/<precision>": QuantizationReport, ...}
     reports/gate.json               with gate=: the learned gate's training report + decisions per graph
 """
@@ -26,17 +26,18 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from edge_screen.errors import UsageError
+from edge_screen.exporters import ExportJob, check_target, export_precisions, exporter_names, get_exporter
 
 log = logging.getLogger(__name__)
 
 
 class Format(str, Enum):
-    """Export format; each writes models for one runtime backend (:data:`BACKEND_OF`)."""
+    """The built-in export formats (names of the ``edge_screen.exporters`` registry; a plug-in format
+    is passed as its name). Each writes models for one backend: ``get_exporter(format).backend``."""
 
     ONNX = "onnx"
     OPENVINO = "openvino"
     TENSORRT = "tensorrt"
-    TORCH_TENSORRT = "torch-tensorrt"
 
 
 class Precision(str, Enum):
@@ -52,19 +53,11 @@ class OpenVinoInt8(str, Enum):
     NNCF = "nncf"  # an NNCF-quantized IR (needed for accuracy control, --max-auc-drop)
 
 
-FORMATS = tuple(f.value for f in Format)
-PRECISIONS = tuple(p.value for p in Precision)
 OPENVINO_INT8 = tuple(r.value for r in OpenVinoInt8)
 #: CPU flags with int32-accumulating INT8 dot products (8-bit weights are safe only with one of them)
 INT8_DOT_PRODUCT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
-SUPPORTED: dict[Format, tuple[Precision, ...]] = {
-    Format.ONNX: (Precision.FP32, Precision.INT8),
-    Format.OPENVINO: (Precision.FP32, Precision.FP16, Precision.INT8),
-    Format.TENSORRT: (Precision.FP32, Precision.FP16, Precision.INT8),
-    Format.TORCH_TENSORRT: (Precision.FP32, Precision.FP16, Precision.INT8),
-}
-BACKEND_OF: dict[Format, str] = {Format.ONNX: "onnxruntime", Format.OPENVINO: "openvino",
-                                 Format.TENSORRT: "tensorrt", Format.TORCH_TENSORRT: "torch-tensorrt"}
+# Format and precision names, and the backend each format writes for, come from the export-format
+# registry (edge_screen.exporters: exporter_names(), get_exporter(format).precisions / .backend).
 TRT_NOTE = "build the engine on the device: edge-screen build-engine"
 
 
@@ -100,24 +93,22 @@ class ExportReport:
                 "golden_images": self.golden_images}
 
 
-def parse_targets(targets: Iterable[tuple[str, str]]) -> tuple[tuple[Format, Precision], ...]:
-    """``[(format, precision), ...]`` (strings or enums) -> enums; UsageError lists the valid values."""
+def _enum(kind: type[Enum], value: Any) -> Any:
+    value = str(getattr(value, "value", value))
+    try:
+        return kind(value)
+    except ValueError:  # a plug-in format (or precision) of the registry: kept as its name
+        return value
+
+
+def parse_targets(targets: Iterable[tuple[Any, Any]]) -> tuple[tuple[Format | str, Precision | str], ...]:
+    """``[(format, precision), ...]`` (strings or enums), checked against the export-format registry;
+    built-in names come back as enums, plug-in ones as strings. UsageError lists the valid values."""
     out = []
     for format, precision in targets:
-        try:
-            f = Format(format)
-        except ValueError:
-            raise UsageError(f"format {format!r} is not valid; valid: {', '.join(FORMATS)}") from None
-        try:
-            p = Precision(precision)
-        except ValueError:
-            p = None
-        if p not in SUPPORTED[f]:
-            raise UsageError(
-                f"precision {precision!r} is not available for {f.value}; valid: {', '.join(x.value for x in SUPPORTED[f])}"
-                + (" (ONNX Runtime on CPU has no FP16 path: use openvino fp16 or tensorrt fp16)" if f is Format.ONNX else "")
-            )
-        out.append((f, p))
+        f, p = str(getattr(format, "value", format)), str(getattr(precision, "value", precision))
+        check_target(f, p)
+        out.append((_enum(Format, f), _enum(Precision, p)))
     return tuple(out)
 
 
@@ -148,7 +139,7 @@ def export_bundle(
 
     Args:
         targets: ``(format, precision)`` pairs of :class:`Format` and :class:`Precision` (or their
-            strings), e.g. ``[(Format.OPENVINO, Precision.INT8)]``; see :data:`SUPPORTED`.
+            strings), e.g. ``[(Format.OPENVINO, Precision.INT8)]``; see :func:`edge_screen.exporters.exporters`.
         input_size: S (default: the model card's, ``model.spec.input_size``).
         crop: ``"fov"`` or ``"none"`` (default: the model card's).
         calib: ``edge_screen.quantize.calib.ImageSet`` (int8: calibration images).
@@ -196,8 +187,12 @@ def export_bundle(
     if not targets:
         raise UsageError("nothing to export: give at least one (format, precision)")
     for format, precision in targets:
-        if precision is Precision.INT8 and calib is None:
-            raise UsageError(f"{format.value} int8 needs calibration images: pass --calib DATA (about 300 real images)")
+        reason = get_exporter(str(getattr(format, "value", format))).unavailable()
+        if reason is not None:
+            raise UsageError(reason)
+        if precision == Precision.INT8 and calib is None:
+            raise UsageError(f"{getattr(format, 'value', format)} int8 needs calibration images: pass --calib DATA "
+                             "(about 300 real images)")
     if max_auc_drop is not None and ((Format.OPENVINO, Precision.INT8) not in targets or val is None):
         raise UsageError("--max-auc-drop works with --format openvino --precision int8 and needs --val DATA")
     cfg = dict(model.default_cfg)
@@ -272,7 +267,7 @@ def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, gra
         artifact = _write_format(writer, root, fp32, graph, format, precision, size, calib, val, max_auc_drop, int8,
                                  openvino_int8)  # fmt: skip
         if precision == "int8" and artifact is not None:
-            reports[f"{BACKEND_OF[Format(format)]}/int8"] = _add_report(writer, root, fp32, artifact, format, calib, val)
+            reports[f"{get_exporter(str(getattr(format, "value", format))).backend}/int8"] = _add_report(writer, root, fp32, artifact, format, calib, val)
         if after is not None and artifact is not None:
             after(artifact, format, precision)
         log.info("bundle %s: %s %s written", root, format, precision)
@@ -354,12 +349,9 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
         writer.add_model("tensorrt", precision, {"onnx": path}, note=TRT_NOTE, **(trt8 if precision == "int8" else {}),
                          trtexec=trtexec_command(rel, "model.engine", precision=precision, input_size=size))  # fmt: skip
         return path if precision == "int8" else None
-    from edge_screen.quantize.tensorrt_export import torch_to_torch_tensorrt
-
-    path = torch_to_torch_tensorrt(graph, root / "torch-tensorrt" / f"model_{precision}.ep", input_size=size,
-                                   precision=precision, calibration=images)  # fmt: skip
-    writer.add_model("torch-tensorrt", precision, {"model": path})
-    return None
+    # a plug-in format (edge_screen.exporters): its own write() adds its entry to the bundle
+    return get_exporter(format).run(ExportJob(writer=writer, root=root, fp32=fp32, graph=graph, precision=precision,
+                                              input_size=size, calib=calib, val=val, options=dict(int8)))  # fmt: skip
 
 
 def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision: str, gate_file: dict, calib: Any,
@@ -378,7 +370,7 @@ def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision
     outs = gate_export.run_all(artifact, format, tensors)
     real = gate_export.run_all(artifact, format, data.images) if data is not None else None
     entry = gate_export.precision_entry(gate, outs, infos, real, None if ref is None else (ref[0], ref[1]))
-    gate_export.write_report(writer, root, gate_file["report"], f"{BACKEND_OF[Format(format)]}/{precision}", entry)
+    gate_export.write_report(writer, root, gate_file["report"], f"{get_exporter(str(getattr(format, "value", format))).backend}/{precision}", entry)
     return outs, real, tensors, infos
 
 
@@ -420,7 +412,7 @@ def _add_report(writer: Any, root: Path, fp32: Path, artifact: Path, format: str
         cand = run_onnx(artifact, data.images)
         sizes = {"fp32": fp32, "int8": artifact}
     threshold = float(writer.manifest["threshold"]["value"])  # export_bundle set it before any artifact
-    backend = BACKEND_OF[Format(format)]
+    backend = get_exporter(str(getattr(format, "value", format))).backend
     report = compare_outputs(ref, cand, reference_name="onnxruntime/fp32", candidate_name=f"{backend}/int8",
                              threshold=threshold, labels=labels, sizes=sizes)  # fmt: skip
     notes = [] if val is not None else ["compared on the calibration images (no --val): no AUC"]

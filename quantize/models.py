@@ -19,7 +19,6 @@ pickle is refused unless ``trust_checkpoint=True`` (``--trust-checkpoint``).
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import pickle
@@ -32,6 +31,7 @@ from torch import nn
 
 from edge_screen.errors import UsageError
 from edge_screen.quantize.model_spec import HALF, IMAGENET_MEAN, IMAGENET_STD, HeadType, ModelSpec, StageLayout
+from edge_screen.registry import unknown_name
 from edge_screen.quantize.nets import FundusClassifier, LinearHead, MLPHead
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,7 @@ def get_spec(name: str) -> ModelSpec:
 
 def _entry(name: str) -> tuple[ModelSpec, Builder]:
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1, cutoff=0.4)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown model {name!r}; valid names: {', '.join(list_models())}.{hint}")
+        raise unknown_name("model", name, list_models(), cutoff=0.4)
     return _REGISTRY[name]
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
 from edge_screen.quantize.onnx_export import INPUT_NAME, OUTPUT_NAMES
 from edge_screen.quantize import DEFAULT_FLOAT_CONVS
+from edge_screen.quantize.formats import OPENVINO
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,11 @@ TAIL_OP_TYPES = (
     "Interpolate", "SoftMax",
 )  # fmt: skip
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = OPENVINO.precisions  # the export-format registry entry (edge_screen.quantize.formats)
 
 
 def _ov() -> Any:
-    from edge_screen.runtimes_openvino import import_openvino  # telemetry off before the import
+    from edge_screen.runtimes.openvino import import_openvino  # telemetry off before the import
 
     try:
         return import_openvino()
