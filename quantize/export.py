@@ -89,12 +89,22 @@ class ExportReport:
         """JSON-safe form."""
         return {"root": str(self.root), "name": self.name, "version": self.version,
                 "preprocessing": self.preprocessing.to_dict(), "heatmap_kind": self.heatmap_kind,
-                "targets": [[f.value, p.value] for f, p in self.targets], "quantization": self.quantization,
+                "targets": [[_name(f), _name(p)] for f, p in self.targets], "quantization": self.quantization,
                 "golden_images": self.golden_images}
 
 
+def _name(value: Any) -> str:
+    """A format or precision as its registry name (enums give their value; plug-in names are strings)."""
+    return str(getattr(value, "value", value))
+
+
+def _backend_of(format: Any) -> str:
+    """The backend a format writes models for (a built-in Format or a plug-in format's name)."""
+    return get_exporter(_name(format)).backend
+
+
 def _enum(kind: type[Enum], value: Any) -> Any:
-    value = str(getattr(value, "value", value))
+    value = _name(value)
     try:
         return kind(value)
     except ValueError:  # a plug-in format (or precision) of the registry: kept as its name
@@ -106,7 +116,7 @@ def parse_targets(targets: Iterable[tuple[Any, Any]]) -> tuple[tuple[Format | st
     built-in names come back as enums, plug-in ones as strings. UsageError lists the valid values."""
     out = []
     for format, precision in targets:
-        f, p = str(getattr(format, "value", format)), str(getattr(precision, "value", precision))
+        f, p = _name(format), _name(precision)
         check_target(f, p)
         out.append((_enum(Format, f), _enum(Precision, p)))
     return tuple(out)
@@ -187,11 +197,11 @@ def export_bundle(
     if not targets:
         raise UsageError("nothing to export: give at least one (format, precision)")
     for format, precision in targets:
-        reason = get_exporter(str(getattr(format, "value", format))).unavailable()
+        reason = get_exporter(_name(format)).unavailable()
         if reason is not None:
             raise UsageError(reason)
         if precision == Precision.INT8 and calib is None:
-            raise UsageError(f"{getattr(format, 'value', format)} int8 needs calibration images: pass --calib DATA "
+            raise UsageError(f"{_name(format)} int8 needs calibration images: pass --calib DATA "
                              "(about 300 real images)")
     if max_auc_drop is not None and ((Format.OPENVINO, Precision.INT8) not in targets or val is None):
         raise UsageError("--max-auc-drop works with --format openvino --precision int8 and needs --val DATA")
@@ -239,7 +249,7 @@ def export_bundle(
             _gate_report(writer, root, artifact, format, precision, gate_file, calib, val, prep, ref=gate_check)
 
     # plain strings below: they become paths and messages (str() of a str-Enum is its name on Python 3.11)
-    reports = write_int8_targets(writer, root, fp32, [(f.value, p.value) for f, p in targets], graph=graph, size=size,
+    reports = write_int8_targets(writer, root, fp32, [(_name(f), _name(p)) for f, p in targets], graph=graph, size=size,
                                  calib=calib, val=val, max_auc_drop=max_auc_drop, int8=int8,
                                  openvino_int8=openvino_int8.value, after=gate_report)  # fmt: skip
     writer.write()
@@ -267,7 +277,7 @@ def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, gra
         artifact = _write_format(writer, root, fp32, graph, format, precision, size, calib, val, max_auc_drop, int8,
                                  openvino_int8)  # fmt: skip
         if precision == "int8" and artifact is not None:
-            reports[f"{get_exporter(str(getattr(format, "value", format))).backend}/int8"] = _add_report(writer, root, fp32, artifact, format, calib, val)
+            reports[f"{_backend_of(format)}/int8"] = _add_report(writer, root, fp32, artifact, format, calib, val)
         if after is not None and artifact is not None:
             after(artifact, format, precision)
         log.info("bundle %s: %s %s written", root, format, precision)
@@ -370,7 +380,7 @@ def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision
     outs = gate_export.run_all(artifact, format, tensors)
     real = gate_export.run_all(artifact, format, data.images) if data is not None else None
     entry = gate_export.precision_entry(gate, outs, infos, real, None if ref is None else (ref[0], ref[1]))
-    gate_export.write_report(writer, root, gate_file["report"], f"{get_exporter(str(getattr(format, "value", format))).backend}/{precision}", entry)
+    gate_export.write_report(writer, root, gate_file["report"], f"{_backend_of(format)}/{precision}", entry)
     return outs, real, tensors, infos
 
 
@@ -412,7 +422,7 @@ def _add_report(writer: Any, root: Path, fp32: Path, artifact: Path, format: str
         cand = run_onnx(artifact, data.images)
         sizes = {"fp32": fp32, "int8": artifact}
     threshold = float(writer.manifest["threshold"]["value"])  # export_bundle set it before any artifact
-    backend = get_exporter(str(getattr(format, "value", format))).backend
+    backend = _backend_of(format)
     report = compare_outputs(ref, cand, reference_name="onnxruntime/fp32", candidate_name=f"{backend}/int8",
                              threshold=threshold, labels=labels, sizes=sizes)  # fmt: skip
     notes = [] if val is not None else ["compared on the calibration images (no --val): no AUC"]

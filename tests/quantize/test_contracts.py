@@ -25,10 +25,7 @@ from edge_screen.quantize.tiny import tiny_classifier
 from edge_screen.registry import load_group
 from edge_screen.runtime import OUTPUT_NAMES
 
-try:  # the library home of export_bundle (issue 15 moves it out of the CLI module)
-    from edge_screen.quantize.export import export_bundle
-except ImportError:
-    from edge_screen.quantize.cli_export import export_bundle
+from edge_screen.quantize.export import export_bundle
 
 SIZE = 64
 FORMATS = exporter_names()

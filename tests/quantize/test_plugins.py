@@ -15,10 +15,7 @@ import pytest
 
 from edge_screen.quantize.tiny import tiny_classifier
 
-try:  # the library home of export_bundle (issue 15 moves it out of the CLI module)
-    from edge_screen.quantize.export import export_bundle
-except ImportError:
-    from edge_screen.quantize.cli_export import export_bundle
+from edge_screen.quantize.export import export_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,7 +69,7 @@ def test_plug_in_exports_and_screens_a_photo(plugin_site, tmp_path: Path) -> Non
     model = tiny_classifier("linear", input_size=64)
     calib = load_image_set(images, Preprocessing(input_size=64), limit=None)
     root = export_bundle(model, tmp_path / "bundle", targets=[("npfake", "fp32")], calib=calib, name="plug",
-                         version="0.0.1")  # fmt: skip
+                         version="0.0.1").root  # fmt: skip
     bundle = load_bundle(root, verify=True)
     entry = bundle.model("npfake", "fp32")
     assert entry.files == {"weights": "npfake/model.npz"} and entry.extra["fitted_on"] == 12
