@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from edge_screen.benchmarks.harness import CellSpec, finite_or_none, roc_auc, summarize, time_calls
+from edge_screen.benchmarks.harness import CellSpec, summarize, time_calls
+from edge_screen.metrics import finite_or_none, roc_auc
 
 logger = logging.getLogger(__name__)
 
@@ -155,8 +156,8 @@ def _build_screener(spec: CellSpec, result: dict) -> Any:
         import torch
 
         from edge_screen.benchmarks.alt_runtimes import TorchRuntime
-        from edge_screen.preprocess import Preprocessing
         from edge_screen.quantize.cam import with_heatmap
+        from edge_screen.quantize.model_spec import resolve_preprocessing
         from edge_screen.quantize.models import create_model
 
         torch.set_num_threads(spec.threads)
@@ -164,11 +165,9 @@ def _build_screener(spec: CellSpec, result: dict) -> Any:
         # pretrained=False: latency does not depend on the weights, and nothing may download
         model = create_model(spec.teacher, checkpoint=spec.checkpoint, pretrained=False)
         graph = with_heatmap(model).eval()
-        cfg = model.default_cfg
         if spec.kind == "teacher":
-            size = spec.input_size or int(cfg["input_size"])
-            prep = Preprocessing(input_size=size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-                                 color_order=cfg.get("color_order", "RGB"))
+            prep = resolve_preprocessing(model, {"input_size": spec.input_size})
+            size = prep.input_size
             bundle = dataclasses.replace(bundle, preprocessing=prep, name=spec.teacher)
         else:  # the bundle's own student, same preprocessing, in plain PyTorch
             size = bundle.preprocessing.input_size
@@ -176,7 +175,7 @@ def _build_screener(spec: CellSpec, result: dict) -> Any:
         screener = Screener(bundle, runtime=runtime)
         result["load_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
         n_params = sum(p.numel() for p in model.parameters())
-        result.update(model_name=spec.teacher, input_size=size, native_input_size=int(cfg["input_size"]),
+        result.update(model_name=spec.teacher, input_size=size, native_input_size=int(model.spec.input_size),
                       weights=f"checkpoint {spec.checkpoint}" if spec.checkpoint else
                       "random init (no checkpoint; latency does not depend on the weights)",
                       parameters=int(n_params), model_file_bytes=int(sum(p.numel() * p.element_size()

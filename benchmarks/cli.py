@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from edge_screen.backends import precision_names
 from edge_screen.cli import positive_int
 from edge_screen.errors import UsageError
 
@@ -60,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher-model", default="jang2024_resnet50", help="registry name the checkpoint belongs to")
     p.add_argument("--teacher-size", type=positive_int, help="teacher input size (default: the model's own, 512)")
     p.add_argument("--backends", nargs="+", help="only these backends of the bundle (default: all it has)")
-    p.add_argument("--precisions", nargs="+", choices=("fp32", "fp16", "int8"), help="only these precisions")
+    p.add_argument("--precisions", nargs="+", choices=precision_names(), help="only these precisions")
     p.add_argument("--threads", nargs="+", type=positive_int, default=None,
                    help="thread counts to measure (default: 1 and the usable cores)")
     p.add_argument("--sizes", nargs="+", type=positive_int,

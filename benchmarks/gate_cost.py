@@ -73,7 +73,7 @@ def run(model_path: str, gate_path: str, *, threads: int = 2, runs: int = 60, ro
     torch.set_num_threads(threads)
     model = create_model(None, checkpoint=model_path).eval()
     heads, obj = load_gate(gate_path, model=model)
-    size = int(model.default_cfg["input_size"])
+    size = int(model.spec.input_size)
     result: dict[str, Any] = {"model": model_path, "gate": gate_path, "input_size": size, "threads": threads,
                               "machine": machine_record()}
     with tempfile.TemporaryDirectory(prefix="edge-screen-gatecost-") as tmp:

@@ -4,7 +4,7 @@
   (garbage collection paused while timing, as ``timeit`` does) and report p50/p90/p99, mean, std.
 * :func:`make_camera_jpeg`: a 12 MP camera-sized JPEG (4288x2848, the IDRiD fundus camera's frame)
   made by upscaling a real dev image, so end-to-end latency includes a realistic decode.
-* :func:`read_labelled_set`, :func:`roc_auc`: the accuracy side.
+* :func:`read_labelled_set`: the accuracy side (AUC: :func:`edge_screen.metrics.roc_auc`).
 * :func:`make_camera_folder`: several such JPEGs from different photos, for folder throughput.
 * :class:`CellSpec`: one measurement cell (model x backend x precision x size x threads), run by
   :mod:`edge_screen.benchmarks.cells` in a fresh subprocess.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import gc
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -75,37 +74,6 @@ def summarize(samples_ms: Sequence[float]) -> dict[str, float]:
         "min": round(float(a.min()), 4),
         "max": round(float(a.max()), 4),
     }
-
-
-def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """Area under the ROC curve by the Mann-Whitney rank statistic (ties get average ranks).
-
-    Args:
-        labels: 0/1 per image (1 = abnormal, the positive class).
-        scores: P(abnormal) per image.
-
-    Returns:
-        AUC in 0..1, or ``None`` when only one class is present (AUC undefined).
-    """
-    y = np.asarray(labels, dtype=np.int64)
-    s = np.asarray(scores, dtype=np.float64)
-    if y.shape != s.shape:
-        raise UsageError(f"labels and scores differ in length: {y.shape} vs {s.shape}")
-    n_pos = int(y.sum())
-    n_neg = int(y.size - n_pos)
-    if n_pos == 0 or n_neg == 0:
-        return None
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(s.size, dtype=np.float64)
-    sorted_s = s[order]
-    i = 0
-    while i < s.size:  # average ranks over runs of equal scores
-        j = i
-        while j + 1 < s.size and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def _label_to_int(value: str, labels: Sequence[str], where: str) -> int:
@@ -302,8 +270,3 @@ def verdict_agreement(probs: Sequence[float], reference: Sequence[float], thresh
     }
 
 
-def finite_or_none(x: float | None) -> float | None:
-    """``None`` for NaN/inf (JSON has no NaN), else the float."""
-    if x is None or not math.isfinite(x):
-        return None
-    return float(x)

@@ -55,7 +55,8 @@ def extract(paths: list[Path], size: int, *, cache: Path, batch: int = 16, threa
     import torch
 
     from edge_screen.imageio import load_image
-    from edge_screen.preprocess import Preprocessing, crop_image, normalize
+    from edge_screen.preprocess import crop_image, normalize
+    from edge_screen.quantize.model_spec import resolve_preprocessing
     from edge_screen.quantize.models import create_model
 
     torch.set_num_threads(threads)
@@ -64,7 +65,7 @@ def extract(paths: list[Path], size: int, *, cache: Path, batch: int = 16, threa
     for k, v in sorted(model.features.state_dict().items()):
         digest.update(k.encode())
         digest.update(v.detach().cpu().numpy().tobytes())
-    prep = Preprocessing(input_size=size)  # the bundle's mean/std 0.5 and FOV crop (Lite0's own normalisation)
+    prep = resolve_preprocessing(model, {"input_size": size})  # Lite0's card: mean/std 0.5, FOV crop
     key = hashlib.sha256((digest.hexdigest() + json.dumps(prep.to_dict(), sort_keys=True)).encode()).hexdigest()[:16]
     cache.mkdir(parents=True, exist_ok=True)
     store_path = cache / f"lite0_pooled_{size}_{key}.npz"
@@ -122,7 +123,7 @@ def _Pooled(features):  # noqa: ANN001, ANN202, N802
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    from edge_screen.benchmarks.harness import roc_auc
+    from edge_screen.metrics import roc_auc
 
     return float(roc_auc(y, s))
 

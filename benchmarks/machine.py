@@ -20,21 +20,27 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-#: (label, distribution names to try in order). The first installed distribution wins.
+#: (label, distribution names to try in order). The first installed distribution wins. Every
+#: registered backend (edge_screen.backends) is added after these, with its own distributions.
 LIBRARIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("numpy", ("numpy",)),
     ("opencv", ("opencv-python-headless", "opencv-python", "opencv-contrib-python")),
-    ("onnxruntime", ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino")),
-    ("openvino", ("openvino",)),
     ("torch", ("torch",)),
     ("torchvision", ("torchvision",)),
     ("timm", ("timm",)),
     ("nncf", ("nncf",)),
-    ("tensorrt", ("tensorrt", "tensorrt-cu12", "tensorrt-cu13")),
     ("edge-screen", ("edge-screen",)),
     ("matplotlib", ("matplotlib",)),
     ("psutil", ("psutil",)),
 )
+
+
+def libraries() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """:data:`LIBRARIES` plus each registered backend's distributions (label: the backend's name)."""
+    from edge_screen.backends import backends
+
+    return LIBRARIES + tuple((b.name, b.distributions or (b.name,)) for b in backends().values())
+
 
 #: CPU flags worth a column of their own: they decide which INT8/BF16 kernels run.
 KEY_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8",
@@ -110,9 +116,9 @@ def memory_record() -> dict:
 
 
 def library_versions() -> dict[str, str | None]:
-    """Installed version of each library in :data:`LIBRARIES` (``None`` = not installed)."""
+    """Installed version of each library in :func:`libraries` (``None`` = not installed)."""
     versions: dict[str, str | None] = {}
-    for label, dists in LIBRARIES:
+    for label, dists in libraries():
         versions[label] = None
         for dist in dists:
             try:

@@ -306,7 +306,9 @@ def readme_table(doc: Mapping, *, results_dir: str) -> str:
     m = doc["machine"]
     cpu = m["cpu"]
     flags = ", ".join(k for k, v in (cpu.get("key_flags") or {}).items() if v)
-    libs = ", ".join(f"{k} {m['libraries'][k]}" for k in ("onnxruntime", "openvino", "torch", "opencv", "numpy")
+    from edge_screen.backends import backend_names
+
+    libs = ", ".join(f"{k} {m['libraries'][k]}" for k in (*reversed(backend_names()), "torch", "opencv", "numpy")
                      if m["libraries"].get(k))
     lines = [f"Measured by `edge-screen benchmark` on {doc['created'][:10]} ({cpu['model']}, {cpu.get('usable_cores')} "
              f"usable cores, {flags}; {libs}); full tables, plots, the machine record and notes: "

@@ -32,7 +32,7 @@ from edge_screen.benchmarks.harness import (
 )
 from edge_screen.benchmarks.report import SCHEMA
 from edge_screen.benchmarks.startup import measure_app, measure_cli
-from edge_screen.errors import UsageError
+from edge_screen.errors import EdgeScreenError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def plan_cells(cfg: BenchmarkConfig, *, cache: Path, accuracy_set: Path | None,
                 elif not cls.accepts(entry):
                     reason = (f"entry has files {sorted(entry.files)}, the {entry.backend} runtime needs "
                               f"{list(cls.required_files)}" + (f"; {entry.extra['note']}" if "note" in entry.extra else ""))
-            except UsageError as exc:
+            except EdgeScreenError as exc:  # unknown or broken backend
                 reason = str(exc)
             for size in cfg.sizes or (None,):
                 for t in cfg.threads:

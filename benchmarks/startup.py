@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge_screen.benchmarks.harness import summarize
-from edge_screen.errors import UsageError
+from edge_screen.errors import EdgeScreenError
 
 if TYPE_CHECKING:
     from edge_screen.benchmarks.runner import BenchmarkConfig
@@ -94,7 +94,7 @@ def measure_cli(cfg: BenchmarkConfig, *, image: Path, work: Path) -> list[dict]:
         for e in load_bundle(cfg.bundle).models:
             try:
                 cls = get_runtime_class(e.backend)
-            except UsageError:
+            except EdgeScreenError:  # unknown or broken backend: not measured
                 continue
             if cls.is_available() and cls.accepts(e):
                 jobs.append((f"cli/{e.backend}/{e.precision}/t{t}",

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
+from edge_screen.backends import backend_names, check_entry, precision_names, precision_rank
 from edge_screen.bundle_archive import MANIFEST, MAX_MANIFEST_BYTES, SIGNATURE, extract_zip, parse_manifest_text, sha256_file
 from edge_screen.errors import BundleError, UsageError
 from edge_screen.preprocess import Preprocessing
@@ -35,7 +36,6 @@ from edge_screen.quality import QualityThresholds
 log = logging.getLogger(__name__)
 
 SCHEMA = "edge-screen-bundle/1"
-PRECISIONS = ("int8", "fp16", "fp32")  # preference order for automatic choice
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -95,7 +95,7 @@ class Bundle:
             have = ", ".join(f"{m.backend}/{m.precision}" for m in self.models) or "none"
             want = backend if precision is None else f"{backend}/{precision}"
             raise BundleError(f"bundle {self.name!r} at {self.root} has no {want} model; it has: {have}")
-        return min(entries, key=lambda m: PRECISIONS.index(m.precision))
+        return min(entries, key=lambda m: precision_rank(m.precision))
 
     def path(self, relpath: str) -> Path:
         """Absolute path of a file of the bundle, refusing paths that leave the bundle root."""
@@ -212,10 +212,12 @@ def _parse_manifest(root: Path, m: dict, zip_source: Path | None) -> Bundle:
         if not isinstance(e, dict):
             raise BundleError(f"{where} must be an object, got {e!r}")
         backend, precision, mfiles = e.get("backend"), e.get("precision"), e.get("files")
+        # Entries of backends not registered here (a plug-in another machine has) are kept: the
+        # runtime selection leaves them out and says why. BundleWriter refuses to write them.
         if not isinstance(backend, str) or not backend:
-            raise BundleError(f"{where}.backend must be a backend name (onnxruntime, openvino, tensorrt), got {backend!r}")
-        if precision not in PRECISIONS:
-            raise BundleError(f"{where}.precision must be one of {list(PRECISIONS)}, got {precision!r}")
+            raise BundleError(f"{where}.backend must be a backend name ({', '.join(backend_names())}), got {backend!r}")
+        if precision not in precision_names():
+            raise BundleError(f"{where}.precision must be one of {list(precision_names())}, got {precision!r}")
         if not isinstance(mfiles, dict) or not mfiles:
             raise BundleError(f"{where}.files must be a non-empty object {{role: relpath}}, got {mfiles!r}")
         for role, rel in mfiles.items():
@@ -387,8 +389,10 @@ class BundleWriter:
         ``files`` maps roles (``model``, ``weights``, ``engine``, ``onnx``) to paths; paths outside
         the root are copied to ``<backend>/<precision>/<filename>``.
         """
-        if precision not in PRECISIONS:
-            raise BundleError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        try:  # no bundle may carry a model no registered backend can run
+            check_entry(backend, precision)
+        except UsageError as exc:
+            raise BundleError(f"cannot add a {backend}/{precision} model to bundle {self.root}: {exc}") from None
         if not files:
             raise BundleError(f"add_model({backend!r}, {precision!r}): files must not be empty")
         rels: dict[str, str] = {}

@@ -40,6 +40,7 @@ import numpy as np
 
 from edge_screen.bundle import MANIFEST, SIGNATURE, load_bundle
 from edge_screen.errors import UsageError
+from edge_screen.metrics import threshold_for_sensitivity
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +83,6 @@ def wilson_ci(k: int, n: int, *, z: float = 1.959964) -> tuple[float, float]:
     c = (p + z * z / (2 * n)) / d
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
     return max(0.0, c - h), min(1.0, c + h)
-
-
-def threshold_for_sensitivity(y: np.ndarray, p: np.ndarray, target: float) -> float:
-    """Highest threshold with ``mean(p[y == 1] >= t) >= target`` (so specificity is as high as allowed)."""
-    pos = np.sort(np.asarray(p, np.float64)[np.asarray(y) == 1])[::-1]
-    if pos.size == 0:
-        raise UsageError("no abnormal photos were scored: a threshold for a target sensitivity is undefined")
-    need = int(math.ceil(target * pos.size - 1e-9))
-    return float(pos[max(need, 1) - 1])
 
 
 def read_site_csv(path: str | os.PathLike) -> list[tuple[str, int]]:
@@ -258,8 +250,10 @@ def add_calibrate_command(sub) -> None:  # noqa: ANN001 - argparse sub-parsers
     p.add_argument("--out", required=True, metavar="BUNDLE", help="new folder for the calibrated bundle")
     p.add_argument("--site", help="clinic name recorded in the bundle (default: the CSV's folder name)")
     p.add_argument("--target-sensitivity", type=float, default=0.95)
-    p.add_argument("--backend", help="runtime (default: automatic)")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), help="model precision (default: automatic)")
+    from edge_screen.backends import backend_names, precision_names
+
+    p.add_argument("--backend", choices=backend_names(), help="runtime (default: automatic)")
+    p.add_argument("--precision", choices=precision_names(), help="model precision (default: automatic)")
     p.add_argument("--threads", type=int)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_calibrate)

@@ -160,15 +160,18 @@ def _cmd_screen(args: argparse.Namespace) -> int:
 
 
 def _add_screen(sub: argparse._SubParsersAction) -> None:
-    from edge_screen.runtime import PRECISION_PREFERENCE, runtime_names
+    from edge_screen.backends import backends, precision_names
 
     p = sub.add_parser("screen", help="screen fundus photos (files or folders)", description="Screen fundus photos.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (folders recurse)")
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the bundle shipped with the package)")
-    p.add_argument("--backend", choices=runtime_names(), help="inference backend (default: best installed)")
-    p.add_argument("--precision", choices=PRECISION_PREFERENCE, help="model precision (default: int8 > fp16 > fp32)")
+    table = backends()
+    precisions = precision_names()
+    p.add_argument("--backend", choices=list(table), help="inference backend (default: best installed)")
+    p.add_argument("--precision", choices=precisions,
+                   help=f"model precision (default: {' > '.join(precisions)}, the fastest faithful one)")
     p.add_argument("--threads", type=positive_int, help="CPU threads for inference (default: library default)")
-    p.add_argument("--device", help="backend device: onnxruntime cpu|cuda, openvino CPU|GPU|NPU, tensorrt cuda:N")
+    p.add_argument("--device", help="backend device: " + ", ".join(f"{n} {b.devices}" for n, b in table.items() if b.devices))
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per inference batch (default 8)")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
     p.add_argument("--heatmap-dir", metavar="DIR", help="write a heatmap overlay PNG per image here (at the decoded resolution)")
@@ -183,13 +186,18 @@ def _add_screen(sub: argparse._SubParsersAction) -> None:
 def _versions() -> dict[str, str | None]:
     from importlib import metadata
 
+    from edge_screen.backends import backends
+
     out: dict[str, str | None] = {"edge-screen": __version__, "python": platform.python_version()}
-    for dist in ("numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt", "pydicom"):
+    table = backends()
+    shown = set(table)  # every backend is listed, installed or not; other libraries only when installed
+    for dist in ("numpy", "opencv-python-headless", *(d for b in table.values() for d in b.distributions or (b.name,)),
+                 "pydicom"):  # fmt: skip
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = None
-    return {k: v for k, v in out.items() if v is not None or k in ("onnxruntime", "openvino", "tensorrt")}
+    return {k: v for k, v in out.items() if v is not None or k in shown}
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ import numpy as np
 
 from edge_screen.degrade import KINDS, degrade, thumbnail
 from edge_screen.errors import UsageError
+from edge_screen.preprocess import Preprocessing
 
 #: Groups of cases; the gate's targets are stated per group.
 GROUPS = ("real", "degraded", "non_fundus", "no_colour", "thumbnail")
@@ -271,17 +272,26 @@ def read_photos(labels_csv: str | Path, *, limit: int | None = None, seed: int =
 
 
 # ------------------------------------------------------------------------------ contact sheet
-def contact_sheet(rgb: np.ndarray, *, tile: int = 176, detail: int = 88, input_size: int = 384) -> np.ndarray:
+def contact_sheet(rgb: np.ndarray, *, prep: Preprocessing | None = None, tile: int = 176,
+                  detail: int = 88) -> np.ndarray:
     """One row per degradation kind, one column per level (first: the photo as it is).
 
     Each tile shows the whole field (``tile`` px) and, under it, the centre of the model input at
     1:1 pixels (``detail`` x ``tile``), where blur and compression show as the model sees them.
     The level's strength is written on the tile, red from the level that counts as ungradable.
+    ``prep``: the model's crop (default: the shipped default bundle's preprocessing).
     Returns ``(H, W, 3) uint8`` RGB.
     """
-    from edge_screen.preprocess import Preprocessing, crop_image, detect_fov
+    from edge_screen.preprocess import crop_image, detect_fov
 
-    prep = Preprocessing(input_size=input_size)
+    if prep is None:  # a bundle carries its preprocessing; nobody retypes it
+        from edge_screen.bundle import default_bundle_path, load_bundle
+
+        path = default_bundle_path()
+        if path is None:
+            raise UsageError("no default bundle is shipped: pass prep=load_bundle(BUNDLE).preprocessing")
+        prep = load_bundle(path).preprocessing
+    input_size = prep.input_size
     fov = detect_fov(rgb)
     n_cols = 1 + max(len(k.levels) for k in KINDS.values())
     label_h = 22

@@ -11,7 +11,6 @@ for files that travel without a user interface.
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import cv2
 import numpy as np
 
 from edge_screen.errors import ImageError, UsageError
+from edge_screen.registry import unknown_name
 from edge_screen.preprocess import FieldOfView, detect_fov
 
 COLORMAPS: dict[str, int] = {
@@ -37,9 +37,7 @@ def _colormap_id(name: str) -> int:
     try:
         return COLORMAPS[name]
     except KeyError:
-        close = difflib.get_close_matches(str(name), list(COLORMAPS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown colormap {name!r}; valid: {', '.join(COLORMAPS)}.{hint}") from None
+        raise unknown_name("colormap", name, COLORMAPS) from None
 
 
 def _check_map(heatmap: np.ndarray) -> np.ndarray:

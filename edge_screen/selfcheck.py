@@ -47,7 +47,7 @@ from edge_screen.golden import GoldenSet, load_golden
 
 if TYPE_CHECKING:
     from edge_screen.bundle import Bundle, ModelEntry
-    from edge_screen.runtime import Runtime
+    from edge_screen.runtimes.base import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +152,14 @@ def machine_fingerprint() -> dict[str, Any]:
     """CPU model and flags, OS/architecture and the versions of every registered runtime library."""
     from edge_screen import __version__
     from edge_screen.cpuinfo import cpu_info, isa_record
-    from edge_screen.runtime import get_runtime_class, runtime_names
+    from edge_screen.runtimes.selection import get_runtime_class, runtime_names
 
     model, flags = cpu_info()
     isa = isa_record()
     libs = {}
     for name in runtime_names():
-        cls = get_runtime_class(name)
         try:
+            cls = get_runtime_class(name)
             libs[name] = cls.library_version() if cls.is_available() else None
         except Exception as exc:  # a broken optional install must not stop the check  # noqa: BLE001
             libs[name] = f"error: {type(exc).__name__}"
@@ -226,7 +226,7 @@ def _reference_outputs(golden: GoldenSet, bundle: Bundle, runtimes: dict[str, Ru
 
 
 def _load(bundle: Bundle, entry: ModelEntry, threads: int | None, device: str | None) -> Runtime:
-    from edge_screen.runtime import get_runtime_class
+    from edge_screen.runtimes.selection import get_runtime_class
 
     return get_runtime_class(entry.backend)(bundle, entry, threads=threads, device=device)
 
@@ -339,7 +339,7 @@ def select_runtime(
     Raises :class:`BackendUnavailable` when no model of the bundle can run here, or when none is
     faithful to FP32 on this machine (and none was forced).
     """
-    from edge_screen.runtime import candidates, no_model_message
+    from edge_screen.runtimes.selection import candidates, no_model_message
 
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise UsageError(f"threads must be a positive integer or None (library default), got {threads!r}")
@@ -347,6 +347,8 @@ def select_runtime(
     found, skipped = candidates(bundle, backend=backend, precision=precision)
     if not found:
         raise BackendUnavailable(no_model_message(bundle, precision, skipped))
+    for line in skipped:  # entries this machine cannot run at all: never left out silently
+        log.info("bundle %s: not a candidate here: %s", bundle.name, line)
     if forced:
         found = [(c, e) for c, e in found if e is bundle.model(backend, precision)] or found[:1]
     machine = machine_fingerprint()

@@ -35,6 +35,8 @@ import torch
 from torch import nn
 
 from edge_screen.errors import UsageError
+from edge_screen.quantize.model_spec import HeadType
+from edge_screen.quantize.nets import FundusClassifier
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,8 @@ class HeatmapGraph(nn.Module):
     """Base wrapper: ``forward(image) -> (probabilities [B,2], heatmap [B,h,w])``.
 
     Args:
-        model: a ``FundusClassifier``-like module with ``features`` ([B,3,S,S] -> [B,C,h,w]) and
-            ``head`` ([B,C] -> logits [B,2]); switched to eval mode (BN statistics frozen).
+        model: a :class:`~edge_screen.quantize.nets.FundusClassifier` (``features`` [B,3,S,S] ->
+            [B,C,h,w], ``head`` [B,C] -> logits [B,2]); switched to eval mode (BN statistics frozen).
         class_index: logit the heatmap explains (1 = abnormal, the contract).
     """
 
@@ -57,10 +59,10 @@ class HeatmapGraph(nn.Module):
 
     def __init__(self, model: nn.Module, *, class_index: int = ABNORMAL) -> None:
         super().__init__()
-        if not hasattr(model, "features") or not hasattr(model, "head"):
+        if not isinstance(model, FundusClassifier):
             raise UsageError(
-                f"heatmap graph needs a model with .features and .head, got {type(model).__name__}; "
-                "wrap the backbone in edge_screen.quantize.nets.FundusClassifier"
+                f"heatmap graph needs a FundusClassifier (features, pool, head and a model card), got "
+                f"{type(model).__name__}; wrap the backbone in edge_screen.quantize.nets.FundusClassifier"
             )
         self.features = model.features
         self.head = model.head
@@ -75,45 +77,34 @@ class HeatmapGraph(nn.Module):
     def raw_cam(self, fmap: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         """Un-normalised map ``relu(sum_c alpha_c A_c)`` [B,h,w], ``fmap`` [B,C,h,w]."""
         alpha = self.channel_weights(pooled) / (fmap.shape[2] * fmap.shape[3])
-        cam = (fmap * alpha[:, :, None, None]).sum(dim=1)
-        return torch.relu(cam)
+        return torch.relu(class_map(fmap, alpha))
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         fmap = self.features(image)
         pooled = fmap.mean(dim=(2, 3))
         probabilities = torch.softmax(self.head(pooled), dim=1)
-        cam = self.raw_cam(fmap, pooled)
-        peak = cam.amax(dim=(1, 2), keepdim=True).clamp_min(NORM_EPS)
+        heatmap = _peak_normalise(self.raw_cam(fmap, pooled))
         if self.gate is None:
-            return probabilities, cam / peak
+            return probabilities, heatmap
         # + (gate_probabilities [B,K], ood_distance [B]) from the same pooled features (edge_screen.gate)
-        return (probabilities, cam / peak, *self.gate(pooled))
+        return (probabilities, heatmap, *self.gate(pooled))
 
 
 class CamGraph(HeatmapGraph):
-    """Exact CAM for a linear head (``head.fc`` or the head itself being ``nn.Linear``)."""
+    """Exact CAM for a linear head (:class:`~edge_screen.quantize.nets.LinearHead`)."""
 
     kind = "cam"
 
     def channel_weights(self, pooled: torch.Tensor) -> torch.Tensor:
-        fc = self.head.fc if hasattr(self.head, "fc") else self.head
-        w = fc.weight[self.class_index]  # [C]
+        w = self.head.fc.weight[self.class_index]  # [C]
         return w.unsqueeze(0).expand(pooled.shape[0], -1)
 
 
 class GradCamGraph(HeatmapGraph):
-    """Analytic Grad-CAM for the MLP head ``fc1 -> bn -> act(ReLU) -> fc2`` (BN in eval mode)."""
+    """Analytic Grad-CAM for the MLP head ``fc1 -> bn -> ReLU -> fc2`` (:class:`~edge_screen.quantize.nets.MLPHead`,
+    BN in eval mode)."""
 
     kind = "gradcam"
-
-    def __init__(self, model: nn.Module, *, class_index: int = ABNORMAL) -> None:
-        super().__init__(model, class_index=class_index)
-        head = self.head
-        if not isinstance(getattr(head, "act", None), nn.ReLU):
-            raise UsageError(
-                f"analytic Grad-CAM needs a ReLU between bn and fc2, got {type(getattr(head, 'act', None)).__name__}; "
-                "use MLPHead from edge_screen.quantize.nets"
-            )
 
     def channel_weights(self, pooled: torch.Tensor) -> torch.Tensor:
         head = self.head
@@ -125,19 +116,15 @@ class GradCamGraph(HeatmapGraph):
         return (gate * (w2 * scale)) @ head.fc1.weight  # [B,H] @ [H,C] -> [B,C]
 
 
+_KINDS = {HeadType.LINEAR: "cam", HeadType.MLP: "gradcam"}
+
+
 def heatmap_kind(model: nn.Module) -> str:
-    """``"cam"`` for a linear head, ``"gradcam"`` for the MLP head; UsageError otherwise."""
-    head = getattr(model, "head", None)
-    if head is None:
-        raise UsageError(f"model {type(model).__name__} has no .head; expected a FundusClassifier")
-    if all(hasattr(head, a) for a in ("fc1", "bn", "act", "fc2")):
-        return "gradcam"
-    if isinstance(getattr(head, "fc", None), nn.Linear) or isinstance(head, nn.Linear):
-        return "cam"
-    raise UsageError(
-        f"no in-graph heatmap for head {type(head).__name__}; valid heads: LinearHead (head.fc) "
-        "or MLPHead (fc1, bn, act, fc2) from edge_screen.quantize.nets"
-    )
+    """``"cam"`` for a linear head, ``"gradcam"`` for the MLP head, from the model card's head type."""
+    if not isinstance(model, FundusClassifier):
+        raise UsageError(f"model {type(model).__name__} is not a FundusClassifier; no in-graph heatmap "
+                         "(build it with edge_screen.quantize.models.create_model)")
+    return _KINDS[model.spec.head]
 
 
 def with_heatmap(model: nn.Module, *, class_index: int = ABNORMAL, gate: nn.Module | None = None) -> HeatmapGraph:
@@ -147,10 +134,51 @@ def with_heatmap(model: nn.Module, *, class_index: int = ABNORMAL, gate: nn.Modu
     ``gate`` (``edge_screen.quantize.gate_model.GateHeads``) it also returns the learned gate's
     ``(gate_probabilities [B,K], ood_distance [B])`` from the same pooled features.
     """
-    kind = heatmap_kind(model)
-    graph: HeatmapGraph = CamGraph(model, class_index=class_index) if kind == "cam" else GradCamGraph(
-        model, class_index=class_index
-    )
+    graph: HeatmapGraph = _GRAPHS[heatmap_kind(model)](model, class_index=class_index)
     graph.gate = None if gate is None else gate.eval()
     log.debug("heatmap graph %s for %s", graph.kind, type(model).__name__)
     return graph.eval()
+
+
+_GRAPHS: dict[str, type[HeatmapGraph]] = {"cam": CamGraph, "gradcam": GradCamGraph}
+
+
+# ------------------------------------------------------------------------- shared map maths (training too)
+def class_map(fmap: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum_c w_c A_c``: fmap ``[B,C,h,w]``, weights ``[B,C]`` (per image) or ``[C]`` -> ``[B,h,w]``, no ReLU."""
+    if weights.ndim == 1:
+        return torch.einsum("bchw,c->bhw", fmap, weights)
+    return (fmap * weights[:, :, None, None]).sum(dim=1)
+
+
+def _peak_normalise(cam: torch.Tensor) -> torch.Tensor:
+    # Divide each [h,w] map of [B,h,w] by its max, clamped at NORM_EPS, so an all-zero map stays zero (no 0/0).
+    return cam / cam.amax(dim=(1, 2), keepdim=True).clamp_min(NORM_EPS)
+
+
+def normalise_map(maps: torch.Tensor) -> torch.Tensor:
+    """ReLU, then divide each ``[h,w]`` map of ``[B,h,w]`` by its max clamped at :data:`NORM_EPS` (all-zero stays zero).
+
+    The exported heatmap is ``normalise_map`` of :meth:`HeatmapGraph.raw_cam`; distillation compares
+    maps in this form.
+    """
+    return _peak_normalise(torch.relu(maps))
+
+
+def training_map(model: FundusClassifier, x: torch.Tensor, *, class_index: int = ABNORMAL
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(logits [B,K], map [B,h,w])`` for a model in training, differentiable, before ReLU/normalisation.
+
+    The map is ``sum_c (d logit_k / d pooled_c) A_c``: the heatmap's maths up to the positive factor
+    ``h*w`` (which :func:`normalise_map` removes). Linear head: the CAM weights ``W[k]``. MLP head:
+    the weights by autograd on the pooled features (``create_graph=True``), so they are right in
+    train mode too, where BatchNorm uses batch statistics and the analytic eval-mode formula of
+    :class:`GradCamGraph` does not hold.
+    """
+    fmap = model.features(x)
+    pooled = fmap.mean(dim=(2, 3))
+    logits = model.head(pooled)
+    if model.spec.head is HeadType.LINEAR:
+        return logits, class_map(fmap, model.head.fc.weight[class_index].to(fmap.dtype))
+    (w,) = torch.autograd.grad(logits[:, class_index].sum(), pooled, create_graph=True)
+    return logits, class_map(fmap, w)

@@ -47,11 +47,11 @@ def requantize_bundle(
     ``calib``/``val``: :class:`edge_screen.quantize.calib.ImageSet` preprocessed with the bundle's
     preprocessing. ``formats``: ``onnx``, ``openvino``, ``tensorrt`` (default: those the bundle has
     INT8 models for). ``version``: new bundle version (its artifacts change). The other options are
-    those of :func:`~edge_screen.quantize.cli_export.export_bundle`.
+    those of :func:`~edge_screen.quantize.export.export_bundle`.
     """
     from edge_screen.bundle import BundleWriter, load_bundle
     from edge_screen.quantize import DEFAULT_FLOAT_CONVS
-    from edge_screen.quantize.cli_export import OPENVINO_INT8, _write_golden, write_int8_targets
+    from edge_screen.quantize.export import OPENVINO_INT8, add_golden_set, write_int8_targets
     from edge_screen.quantize.ort_quant import DEFAULT_WEIGHT_BITS, WEIGHT_BITS
 
     bundle = load_bundle(bundle_path)
@@ -77,7 +77,7 @@ def requantize_bundle(
     write_int8_targets(writer, bundle.root, fp32, [(f, "int8") for f in order], graph=None, size=size, calib=calib,
                        val=val, max_auc_drop=None, int8=int8, openvino_int8=openvino_int8)  # fmt: skip
     writer.write()
-    _write_golden(bundle.root, golden if golden is not None else (val if val is not None else calib), golden_match,
+    add_golden_set(bundle.root, golden if golden is not None else (val if val is not None else calib), golden_match,
                   golden_source)  # fmt: skip
     return bundle.root
 

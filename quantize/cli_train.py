@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from edge_screen.errors import UsageError
+from edge_screen.quantize.model_spec import HeadType
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                                         "an out-of-source split instead of a random one (sources: --source-col/--source-map)")
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--img-size", type=int, help="input size in pixels (default: the model's)")
-    g.add_argument("--head", choices=("linear", "mlp"))
+    g.add_argument("--head", choices=[h.value for h in HeadType])
     g.add_argument("--weights", help="backbone ImageNet weights file for models without packaged weights")
     g.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="start from random weights")
     g.add_argument("--epochs", type=int, default=20)
@@ -268,7 +269,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.model:
         raise UsageError("evaluate needs --model CKPT_OR_BUNDLE (or --cv source with a backbone name)")
     args.data = args.data[0] if len(args.data) == 1 else ",".join(args.data)
-    from edge_screen.quantize.metrics import evaluate
+    from edge_screen.quantize.evaluate import evaluate
 
     report = evaluate(args.model, args.data, split=args.split, group_by=args.group_by, out=args.out,
                       threshold=args.threshold, batch_size=args.batch_size, trust_checkpoint=args.trust_checkpoint,
@@ -277,7 +278,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        from edge_screen.quantize.metrics import format_report
+        from edge_screen.quantize.evaluate import format_report
 
         print(format_report(report))
     return 0

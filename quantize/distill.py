@@ -35,11 +35,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from edge_screen.errors import UsageError
-from edge_screen.quantize.cam import NORM_EPS, with_heatmap
+from edge_screen.quantize.cam import normalise_map, training_map, with_heatmap
 from edge_screen.quantize.data import FundusDataset, Augment, read_samples, warp_map
 from edge_screen.quantize.models import TRAIN_FORMAT, create_model, read_checkpoint, _from_training_checkpoint
-from edge_screen.quantize.nets import FundusClassifier, LinearHead
-from edge_screen.quantize.train import TrainConfig, fit, model_prep, prepare_splits, setup_dist
+from edge_screen.quantize.nets import FundusClassifier
+from edge_screen.quantize.model_spec import resolve_preprocessing
+from edge_screen.quantize.train import TrainConfig, fit, prepare_splits, setup_dist
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,6 @@ class DistillConfig(TrainConfig):
 
 
 # ----------------------------------------------------------------------------------------- loss maths
-def normalise_cam(maps: torch.Tensor) -> torch.Tensor:
-    """ReLU, then divide each ``[h,w]`` map by its max clamped at ``NORM_EPS`` (all-zero stays zero)."""
-    maps = torch.relu(maps)
-    return maps / maps.amax(dim=(-2, -1), keepdim=True).clamp_min(NORM_EPS)
-
-
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``T^2 * KL(softmax(t/T) || softmax(s/T))`` averaged over the batch (logits ``[B,K]``)."""
     t = temperature
@@ -79,7 +74,7 @@ def cam_transfer_loss(student_cam: torch.Tensor, teacher_cam: torch.Tensor) -> t
     if teacher_cam.shape[-2:] != student_cam.shape[-2:]:
         teacher_cam = F.interpolate(teacher_cam[:, None].float(), size=student_cam.shape[-2:], mode="bilinear",
                                     align_corners=False)[:, 0]
-    return F.mse_loss(normalise_cam(student_cam.float()), normalise_cam(teacher_cam.float()))
+    return F.mse_loss(normalise_map(student_cam.float()), normalise_map(teacher_cam.float()))
 
 
 def distill_loss(student_logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor, *,
@@ -103,8 +98,8 @@ def distill_loss(student_logits: torch.Tensor, labels: torch.Tensor, teacher_log
 class StudentWithCam(nn.Module):
     """``forward(x) -> (logits [B,K], raw abnormal-class map [B,h,w])`` for a FundusClassifier in training.
 
-    Linear head: ``sum_c W[1,c] A_c`` (CAM). Other heads: Grad-CAM weights from autograd on the
-    pooled features (differentiable, ``create_graph=True``).
+    The map is :func:`edge_screen.quantize.cam.training_map` (CAM weights for a linear head,
+    autograd Grad-CAM weights otherwise), the same maths as the exported heatmap.
     """
 
     def __init__(self, student: FundusClassifier, class_index: int = 1) -> None:
@@ -113,16 +108,7 @@ class StudentWithCam(nn.Module):
         self.class_index = class_index
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        fmap = self.student.features(x)
-        pooled = fmap.mean(dim=(2, 3))
-        logits = self.student.head(pooled)
-        if isinstance(self.student.head, LinearHead):
-            w = self.student.head.fc.weight[self.class_index].to(fmap.dtype)
-        else:
-            w = torch.autograd.grad(logits[:, self.class_index].sum(), pooled, create_graph=True)[0]
-            w = w[:, :, None, None] if w.ndim == 2 else w
-            return logits, (fmap * w).sum(dim=1)
-        return logits, torch.einsum("bchw,c->bhw", fmap, w)
+        return training_map(self.student, x, class_index=self.class_index)
 
 
 # ----------------------------------------------------------------------------------------- teacher
@@ -135,7 +121,7 @@ def load_teacher(path: str | os.PathLike, *, model_name: str = "jang2024_resnet5
     else:
         teacher = create_model(model_name, checkpoint=path, trust_checkpoint=trust_checkpoint)
     if input_size:
-        teacher.default_cfg["input_size"] = int(input_size)
+        teacher.spec = teacher.spec.replace(input_size=int(input_size))
     teacher.requires_grad_(False)
     return teacher.eval()
 
@@ -147,7 +133,7 @@ def teacher_outputs(teacher: FundusClassifier, x: torch.Tensor) -> tuple[torch.T
     fmap = graph.features(x)
     pooled = fmap.mean(dim=(2, 3))
     logits = graph.head(pooled)
-    return logits.float(), normalise_cam(graph.raw_cam(fmap, pooled).float())
+    return logits.float(), normalise_map(graph.raw_cam(fmap, pooled).float())
 
 
 def _cache_key(teacher_path: str, dataset: FundusDataset) -> str:
@@ -265,8 +251,8 @@ def distill(cfg: DistillConfig) -> dict:
     teacher = load_teacher(cfg.teacher, model_name=cfg.teacher_model, trust_checkpoint=cfg.trust_checkpoint,
                            input_size=cfg.teacher_img_size)
     student = create_model(cfg.model, head=cfg.head, pretrained=cfg.pretrained, weights=cfg.weights, input_size=cfg.img_size)
-    cfg.img_size = student.default_cfg["input_size"]
-    s_prep, t_prep = model_prep(student), model_prep(teacher)
+    cfg.img_size = student.spec.input_size
+    s_prep, t_prep = resolve_preprocessing(student), resolve_preprocessing(teacher)
     train_s, val_s = prepare_splits(cfg, rt)
     if cfg.unlabelled:
         extra = read_samples(cfg.unlabelled)

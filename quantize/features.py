@@ -92,9 +92,9 @@ def frozen_parts(model, k: int):  # noqa: ANN001, ANN201 - (prefix nn.Module, re
 
     from edge_screen.quantize.frozen import stages_of
 
-    stages = stages_of(model.features)
+    stages = stages_of(model)
     if not 0 <= k < len(stages):
-        raise UsageError(f"k={k} is not valid for {model.default_cfg.get('name')}: use 0..{len(stages) - 1}")
+        raise UsageError(f"k={k} is not valid for {model.spec.name}: use 0..{len(stages) - 1}")
     return nn.Sequential(*stages[:k]).eval(), nn.Sequential(*stages[k:]).eval()
 
 
@@ -178,13 +178,13 @@ def extract_features(paths: Sequence[str], *, model_name: str, input_size: int, 
     import onnxruntime as ort
 
     from edge_screen.quantize.models import create_model
-    from edge_screen.quantize.train import model_prep
+    from edge_screen.quantize.model_spec import resolve_preprocessing
 
     if views < 1:
         raise UsageError(f"views must be >= 1, got {views}")
     aug = aug or CameraAugment()
     model = create_model(model_name, pretrained=True, input_size=input_size).eval()
-    prep = model_prep(model)
+    prep = resolve_preprocessing(model)
     key = weights_key(model, k, prep, seed, aug)
     root = Path(cache_dir) / f"feat-{model_name}-{input_size}-k{k}-{key}"
     root.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 from edge_screen.errors import UsageError
 from edge_screen.preprocess import normalize
 from edge_screen.quantize.data import IDENTITY_THETA, Augment, FundusDataset, apply_augment
+from edge_screen.quantize.model_spec import StageLayout
 from edge_screen.quantize.nets import FundusClassifier
 
 log = logging.getLogger(__name__)
@@ -41,25 +42,24 @@ log = logging.getLogger(__name__)
 HFLIP_THETA = np.array([[-1, 0, 0], [0, 1, 0]], dtype=np.float32)
 
 
-def stages_of(features: nn.Module) -> list[nn.Module]:
-    """The backbone as an ordered list: ``[stem, stage1, ..., stageN, (tail)]``.
+def stages_of(model: FundusClassifier) -> list[nn.Module]:
+    """The backbone as an ordered list: ``[stem, stage1, ..., stageN, (tail)]``, by the card's
+    :class:`~edge_screen.quantize.model_spec.StageLayout` (``model.spec.stages``).
 
-    Supported: timm EfficientNet/MobileNet (``conv_stem, bn1, blocks[i], conv_head, bn2``) and
-    torchvision/timm ResNets (``conv1, bn1, relu, maxpool, layer1..4``). The stem is entry 0, so
-    ``stages[:K]`` is what ``--freeze-stages K`` freezes.
+    The stem is entry 0, so ``stages[:K]`` is what ``--freeze-stages K`` freezes.
     """
-    f = features
-    if hasattr(f, "layer1"):
-        resnet = getattr(f, "resnet", f)  # torchvision ResNet wrapped by TorchvisionResNetFeatures
-        stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu if hasattr(resnet, "relu") else resnet.act1,
-                             resnet.maxpool)
-        return [stem] + [getattr(resnet, f"layer{i}") for i in range(1, 5)]
-    if hasattr(f, "blocks") and hasattr(f, "conv_stem"):
-        stem = nn.Sequential(f.conv_stem, f.bn1)
-        tail = nn.Sequential(f.conv_head, f.bn2) if hasattr(f, "conv_head") else nn.Identity()
-        return [stem, *list(f.blocks), tail]
-    raise UsageError(f"--cache-features does not know the stages of {type(f).__name__}; "
-                     "supported: EfficientNet/MobileNet (timm) and ResNet backbones")
+    f, layout = model.features, model.spec.stages
+    if layout is StageLayout.RESNET:
+        return [nn.Sequential(f.conv1, f.bn1, f.act1, f.maxpool)] + [getattr(f, f"layer{i}") for i in range(1, 5)]
+    if layout is StageLayout.TORCHVISION_RESNET:
+        return [nn.Sequential(f.conv1, f.bn1, f.relu, f.maxpool)] + [getattr(f, f"layer{i}") for i in range(1, 5)]
+    if layout is StageLayout.EFFICIENTNET:
+        return [nn.Sequential(f.conv_stem, f.bn1), *list(f.blocks), nn.Sequential(f.conv_head, f.bn2)]
+    if layout is StageLayout.MOBILENETV3:
+        return [nn.Sequential(f.conv_stem, f.bn1), *list(f.blocks), nn.Sequential(f.conv_head, f.norm_head, f.act2)]
+    if layout is StageLayout.SEQUENTIAL:
+        return list(f.children())
+    raise UsageError(f"no stage split for layout {layout!r} of {model.spec.name!r}")  # a new StageLayout member
 
 
 def split_model(model: FundusClassifier, k: int) -> tuple[nn.Module, FundusClassifier]:
@@ -67,12 +67,14 @@ def split_model(model: FundusClassifier, k: int) -> tuple[nn.Module, FundusClass
     :class:`FundusClassifier` over the rest that **shares** the modules and head of ``model``, so
     training ``top`` trains ``model``.
     """
-    stages = stages_of(model.features)
+    stages = stages_of(model)
     if not 1 <= k < len(stages):
-        raise UsageError(f"--freeze-stages {k} is not valid for {model.default_cfg.get('name')}: use 1..{len(stages) - 1}")
+        raise UsageError(f"--freeze-stages {k} is not valid for {model.spec.name}: use 1..{len(stages) - 1}")
     prefix = nn.Sequential(*stages[:k]).eval()
     prefix.requires_grad_(False)
-    top = FundusClassifier(nn.Sequential(*stages[k:]), model.head, model.num_features, model.default_cfg)
+    # the top's backbone is a plain Sequential of the remaining stages, its output the same feature map
+    top_spec = model.spec.replace(stages=StageLayout.SEQUENTIAL, feature_layer=str(len(stages) - k - 1))
+    top = FundusClassifier(nn.Sequential(*stages[k:]), model.head, top_spec, model.default_cfg)
     return prefix, top
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from edge_screen.degrade import KINDS
 from edge_screen.errors import UsageError
 from edge_screen.gate import DEFAULT_CLASSES, LearnedGate
-from edge_screen.preprocess import Preprocessing
+from edge_screen.quantize.model_spec import resolve_preprocessing
 from edge_screen.quantize.gate_data import (BLUR_PX, KIND_CLASS, NEGATIVE_CLASS, NEGATIVES, Photo, PooledFeatures,
                                             Sample, extract, negative_samples, read_photos, test_samples,
                                             training_samples)
@@ -167,9 +167,7 @@ def train_gate(cfg: GateTrainConfig) -> Path:
     if not 0 < cfg.max_real_reject < 0.2 or not 0 < cfg.max_heldout_ood < 0.2:
         raise UsageError("--max-real-reject and --max-heldout-ood must be fractions in (0, 0.2)")
     model = create_model(cfg.arch, checkpoint=cfg.model).eval()
-    mc = model.default_cfg
-    prep = Preprocessing(input_size=int(mc["input_size"]), mean=tuple(mc["mean"]), std=tuple(mc["std"]),
-                         color_order=mc.get("color_order", "RGB"))
+    prep = resolve_preprocessing(model)
     photos = read_photos(cfg.data)
     sha = backbone_sha256(model)
     rng = np.random.default_rng(cfg.seed)

@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from edge_screen.errors import UsageError
-from edge_screen.quantize import metrics
+from edge_screen import metrics
 
 
 class BelowFloor(UsageError):

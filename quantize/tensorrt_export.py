@@ -28,11 +28,13 @@ import numpy as np
 
 from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
 from edge_screen.quantize.onnx_export import INPUT_NAME, float_nodes, tail_nodes
+from edge_screen.backends import precision_rank
 from edge_screen.quantize import DEFAULT_FLOAT_CONVS
+from edge_screen.quantize.formats import TENSORRT
 
 log = logging.getLogger(__name__)
 
-ENGINE_PRECISIONS = ("int8", "fp16", "fp32")
+ENGINE_PRECISIONS = tuple(sorted(TENSORRT.precisions, key=precision_rank))  # registry entry, int8 first
 TRT_HINT = (
     "TensorRT is not importable here: it ships with JetPack on a Jetson (JetPack 6.2 = TensorRT 10.3) "
     "or NVIDIA's own index on a desktop GPU; it is not on PyPI"

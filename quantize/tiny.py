@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edge_screen.quantize.model_spec import HALF, HeadType, ModelSpec, StageLayout
 from edge_screen.quantize.nets import FundusClassifier, LinearHead, MLPHead
 
 
@@ -37,7 +38,7 @@ def tiny_classifier(head: str = "linear", *, seed: int = 0, input_size: int = 64
 
     Args:
         head: ``"linear"`` (CAM) or ``"mlp"`` (analytic Grad-CAM).
-        input_size: recorded in ``default_cfg`` (the net is size-agnostic; stride 8).
+        input_size: recorded in the card, ``model.spec`` (the net is size-agnostic; stride 8).
     """
     torch.manual_seed(seed)
     features = nn.Sequential(
@@ -45,11 +46,11 @@ def tiny_classifier(head: str = "linear", *, seed: int = 0, input_size: int = 64
         _conv_bn(width, width * 2, stride=2), _DSBlock(width * 2), _conv_bn(width * 2, width * 4, 1),
     )
     c = width * 4
-    h = LinearHead(c) if head == "linear" else MLPHead(c, hidden=64)
-    cfg = {"name": f"tiny-{head}", "input_size": input_size, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
-           "color_order": "RGB", "head": head, "num_classes": 2,
-           "threshold": {"value": 0.5, "method": "fixed for tests (untrained tiny net)"}}  # fmt: skip
-    model = FundusClassifier(features, h, c, cfg)
+    spec = ModelSpec(f"tiny-{head}", input_size, HALF, HALF, num_features=c, head=head,
+                     stages=StageLayout.SEQUENTIAL, description="random-init test net, feature stride 8")
+    h = LinearHead(c) if spec.head is HeadType.LINEAR else MLPHead(c, hidden=64)
+    cfg = {"num_classes": 2, "threshold": {"value": 0.5, "method": "fixed for tests (untrained tiny net)"}}
+    model = FundusClassifier(features, h, spec, cfg)
     # Realistic BN statistics (not mean 0 / var 1 of a fresh net), so INT8 ranges look like a trained net's.
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):

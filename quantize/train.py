@@ -30,10 +30,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from edge_screen.errors import UsageError
-from edge_screen.preprocess import Preprocessing
-from edge_screen.quantize import metrics
+from edge_screen import metrics
 from edge_screen.quantize.data import (Augment, FundusDataset, Sample, read_samples, save_split_csv,
                                        select_split, split_samples)
+from edge_screen.quantize.evaluate import predict
+from edge_screen.quantize.frozen import stages_of
+from edge_screen.quantize.model_spec import resolve_preprocessing
 from edge_screen.quantize.models import TRAIN_FORMAT, create_model, get_spec, model_kwargs
 from edge_screen.quantize.nets import FundusClassifier
 
@@ -152,13 +154,9 @@ def freeze_stages(model: FundusClassifier, k: int) -> list[nn.Module]:
     """Freeze the stem plus the first ``k - 1`` stages of the backbone; returns the frozen modules."""
     if k <= 0:
         return []
-    f = model.features
-    if hasattr(f, "layer1"):
-        stages = [nn.ModuleList([f.conv1, f.bn1])] + [getattr(f, f"layer{i}") for i in range(1, 5)]
-    elif hasattr(f, "blocks"):
-        stages = [nn.ModuleList([f.conv_stem, f.bn1])] + list(f.blocks)
-    else:
-        raise UsageError(f"--freeze-stages does not know the stages of {type(f).__name__}")
+    stages = stages_of(model)  # [stem, stage1, ..., (tail)] by the card's stage layout
+    if k > len(stages):
+        raise UsageError(f"--freeze-stages {k} is not valid for {model.spec.name}: use 0..{len(stages)}")
     frozen = stages[:k]
     for m in frozen:
         m.requires_grad_(False)
@@ -199,18 +197,6 @@ def autocast_for(device: torch.device, amp: str) -> tuple[torch.dtype | None, bo
 
 
 @torch.no_grad()
-def predict(model: nn.Module, dataset: FundusDataset, *, batch_size: int = 16, device: torch.device | str = "cpu",
-            input_index: int = 0, workers: int = 0) -> np.ndarray:
-    """P(abnormal) ``(N,) float64`` for every item of ``dataset`` (eval mode, inputs[input_index])."""
-    model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
-    out = []
-    for batch in loader:
-        logits = model(batch["inputs"][input_index].to(device))
-        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy())
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
-
-
 def _atomic_save(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -395,13 +381,6 @@ def prepare_splits(cfg: TrainConfig, rt: Dist) -> tuple[list[Sample], list[Sampl
     return train, val
 
 
-def model_prep(model: FundusClassifier) -> Preprocessing:
-    """The :class:`Preprocessing` a model was built for (size, mean, std, RGB, fov crop)."""
-    cfg = model.default_cfg
-    return Preprocessing(input_size=int(cfg["input_size"]), mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-                         color_order=cfg.get("color_order", "RGB"))
-
-
 def train(cfg: TrainConfig) -> dict:
     """Run ``edge-screen train``; returns the last epoch's summary. Writes ``cfg.out``/{last,best}.pt, log.jsonl, split.csv."""
     rt = setup_dist(cfg.threads)
@@ -410,7 +389,7 @@ def train(cfg: TrainConfig) -> dict:
     cfg.img_size = cfg.img_size or spec.input_size
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, head=cfg.head, pretrained=cfg.pretrained, weights=cfg.weights, input_size=cfg.img_size)
-    prep = model_prep(model)
+    prep = resolve_preprocessing(model)
     train_s, val_s = prepare_splits(cfg, rt)
     if rt.main:
         log.info("train %d images (%d abnormal), val %d (%d abnormal), %s @%d px, world %d, %d threads",

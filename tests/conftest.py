@@ -187,3 +187,54 @@ def tiny_bundle(tiny_bundle_factory) -> Path:
 def _bundle_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep zip-bundle extraction out of the user's ~/.cache during tests."""
     os.environ.setdefault("EDGE_SCREEN_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+# ------------------------------------------------------------------------- plug-ins at test time
+FAKE_PLUGIN = REPO / "tests" / "fake_plugin" / "esfake.py"
+#: the entry points of tests/fake_plugin/esfake.py (a backend and an export format named "npfake")
+FAKE_ENTRY_POINTS = {"edge_screen.backends": {"npfake": "esfake:BACKEND"},
+                     "edge_screen.exporters": {"npfake": "esfake:EXPORTER"}}
+
+
+def install_plugin(site: Path, dist: str, entry_points: dict[str, dict[str, str]],
+                   modules: dict[str, str] | None = None) -> Path:
+    """Write a distribution ``dist`` into the folder ``site`` as pip would: ``<dist>-0.1.dist-info``
+    (METADATA, entry_points.txt) plus top-level modules ``{name: source}``. Put ``site`` on
+    ``sys.path`` (or PYTHONPATH) and clear the registry caches to make it visible."""
+    info = site / f"{dist}-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n", encoding="utf-8")
+    text = "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
+                   for group, eps in entry_points.items())
+    (info / "entry_points.txt").write_text(text, encoding="utf-8")
+    for name, source in (modules or {}).items():
+        (site / f"{name}.py").write_text(source, encoding="utf-8")
+    return site
+
+
+@pytest.fixture()
+def plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``install(dist, entry_points, modules=None) -> site``: plug-ins this test sees (importlib.metadata,
+    the registries, imports); gone afterwards. ``install.fake()`` installs tests/fake_plugin/esfake.py."""
+    import importlib
+    import sys
+
+    from edge_screen.registry import clear_caches
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    before = set(sys.modules)
+
+    def install(dist: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] | None = None) -> Path:
+        install_plugin(site, dist, entry_points, modules)
+        importlib.invalidate_caches()
+        clear_caches()
+        return site
+
+    install.fake = lambda: install("esfake", FAKE_ENTRY_POINTS, {"esfake": FAKE_PLUGIN.read_text(encoding="utf-8")})
+    yield install
+    clear_caches()
+    for name in set(sys.modules) - before:
+        if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(site)):
+            del sys.modules[name]

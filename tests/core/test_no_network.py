@@ -106,7 +106,7 @@ def test_app_screenshot_mode_attempts_no_connection(tmp_path: Path) -> None:
 def test_openvino_is_imported_with_its_telemetry_stubbed() -> None:
     pytest.importorskip("openvino")
     code = ("import sys\n"
-            "from edge_screen.runtimes_openvino import import_openvino\n"
+            "from edge_screen.runtimes.openvino import import_openvino\n"
             "ov = import_openvino()\n"
             "from openvino.tools.ovc import telemetry_utils\n"
             "print(sys.modules['openvino_telemetry'] is None, telemetry_utils.tm.__name__)\n")  # fmt: skip

@@ -9,6 +9,7 @@ from torch import nn
 
 from edge_screen.errors import UsageError
 from edge_screen.quantize.cam import CamGraph, GradCamGraph, with_heatmap
+from edge_screen.quantize.model_spec import HALF, ModelSpec
 from edge_screen.quantize.nets import FundusClassifier, LinearHead, MLPHead
 
 
@@ -19,11 +20,15 @@ def _features(channels: int = 16) -> nn.Module:
     )
 
 
+def _card(head: str, c: int = 16) -> ModelSpec:
+    return ModelSpec(f"tiny-{head}", 32, HALF, HALF, num_features=c, head=head)
+
+
 def _model(head: str, seed: int = 0) -> FundusClassifier:
     torch.manual_seed(seed)
     c = 16
     h = LinearHead(c) if head == "linear" else MLPHead(c, hidden=32)
-    model = FundusClassifier(_features(c), h, c, {"name": f"tiny-{head}", "input_size": 32})
+    model = FundusClassifier(_features(c), h, _card(head, c))
     if head == "mlp":  # non-trivial BN statistics, so bn_scale matters
         with torch.no_grad():
             h.bn.running_mean.uniform_(-0.2, 0.2)
@@ -107,6 +112,9 @@ def test_all_zero_map_is_zero_not_nan() -> None:
 
 
 def test_unsupported_head_is_a_usage_error() -> None:
-    model = FundusClassifier(_features(), nn.Sequential(nn.Linear(16, 2)), 16, {"name": "x"})
     with pytest.raises(UsageError, match="LinearHead"):
-        with_heatmap(model)
+        FundusClassifier(_features(), nn.Sequential(nn.Linear(16, 2)), _card("linear"))
+    with pytest.raises(UsageError, match="does not match the card's head type 'mlp'"):
+        FundusClassifier(_features(), LinearHead(16), _card("mlp"))
+    with pytest.raises(UsageError, match="not a FundusClassifier"):
+        with_heatmap(nn.Sequential(_features(), nn.Flatten()))

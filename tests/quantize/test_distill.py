@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from edge_screen.quantize.cam import with_heatmap
+from edge_screen.quantize.cam import normalise_map, with_heatmap
 from edge_screen.quantize.distill import (DistillConfig, StudentWithCam, cam_transfer_loss, distill, distill_loss,
-                                          kd_loss, normalise_cam)
+                                          kd_loss)
 from edge_screen.quantize.models import create_model
 
 
@@ -36,7 +36,7 @@ def test_cam_transfer_hand_computed() -> None:
     assert cam_transfer_loss(torch.zeros(1, 2, 2), teacher).item() == pytest.approx(0.25)  # (1^2)/4
     neg = -torch.ones(1, 2, 2)  # ReLU'd to zero, no NaN
     assert cam_transfer_loss(neg, neg).item() == 0.0
-    assert torch.equal(normalise_cam(torch.tensor([[[0.0, 2.0], [1.0, -1.0]]])), torch.tensor([[[0.0, 1.0], [0.5, 0.0]]]))
+    assert torch.equal(normalise_map(torch.tensor([[[0.0, 2.0], [1.0, -1.0]]])), torch.tensor([[[0.0, 1.0], [0.5, 0.0]]]))
 
 
 def test_distill_loss_skips_unlabelled_in_ce() -> None:
@@ -61,8 +61,37 @@ def test_student_cam_equals_exported_heatmap(name: str) -> None:
     x = torch.randn(2, 3, 64, 64)
     _, ref = with_heatmap(model)(x)
     logits, raw = StudentWithCam(model)(x)
-    torch.testing.assert_close(normalise_cam(raw).detach(), ref, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(normalise_map(raw).detach(), ref, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(logits.detach(), model(x))
+
+
+@pytest.mark.parametrize("head", ["linear", "mlp"])
+def test_distill_maps_are_cam_py_maps(head: str) -> None:
+    """The CAM-transfer loss sees exactly cam.py's maps: the teacher's equals the exported heatmap bit
+    for bit; the student's (train mode, BN on batch statistics) equals Grad-CAM by its definition."""
+    from edge_screen.quantize.distill import teacher_outputs
+    from edge_screen.quantize.tiny import tiny_classifier
+
+    model = tiny_classifier(head, seed=3, input_size=32)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        probs, heat = with_heatmap(model)(x)
+    t_logits, t_map = teacher_outputs(model, x)
+    assert torch.equal(t_map, heat)
+    torch.testing.assert_close(torch.softmax(t_logits, 1), probs)
+
+    model.train()
+    logits, raw = StudentWithCam(model)(x)
+    fmap = model.features(x)
+    if head == "linear":  # CAM: the abnormal row of the linear layer, no 1/(h*w) factor
+        assert torch.equal(raw, torch.einsum("bchw,c->bhw", fmap, model.head.fc.weight[1]))
+    else:  # Grad-CAM by definition: relu(sum_c mean_hw(d logit_1 / d A_c) A_c), up to the factor h*w
+        fm = fmap.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(model.forward_head(fm)[:, 1].sum(), fm)
+        ref = (g.mean(dim=(2, 3))[:, :, None, None] * fm).sum(1)
+        torch.testing.assert_close(normalise_map(raw).detach(), normalise_map(ref.detach()), atol=1e-5, rtol=1e-4)
+    cam_transfer_loss(raw, t_map).backward()  # differentiable through the map
+    assert model.features[0][0].weight.grad is not None and model.features[0][0].weight.grad.abs().sum() > 0
 
 
 @pytest.mark.slow

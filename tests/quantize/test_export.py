@@ -15,7 +15,7 @@ from edge_screen.bundle import load_bundle
 from edge_screen.errors import BundleError, UsageError
 from edge_screen.quantize.calib import ImageSet
 from edge_screen.quantize.cam import with_heatmap
-from edge_screen.quantize.cli_export import export_bundle
+from edge_screen.quantize.export import ExportReport, Format, Precision, export_bundle, parse_targets
 from edge_screen.quantize.onnx_export import check_onnx, run_onnx
 from edge_screen.quantize.openvino_export import run_openvino
 from edge_screen.quantize.quant_report import heatmap_pearson
@@ -56,14 +56,33 @@ def model() -> torch.nn.Module:
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory, model: torch.nn.Module) -> Path:
+def exported(tmp_path_factory: pytest.TempPathFactory, model: torch.nn.Module) -> tuple[ExportReport, ExportReport]:
     root = tmp_path_factory.mktemp("bundle")
     calib = ImageSet(_images(16, 0), np.full(16, -1), tuple(f"synthetic{i}" for i in range(16)))
     targets = [t for t in MATRIX if t != ("tensorrt", "fp16")]
-    export_bundle(model, root, targets=targets, calib=calib, name="tiny", version="0.0.1")
+    first = export_bundle(model, root, targets=targets, calib=calib, name="tiny", version="0.0.1")
     # Extending an existing bundle keeps what is there (name, reports) and adds the new artifact.
-    export_bundle(model, root, targets=[("tensorrt", "fp16")])
-    return root
+    second = export_bundle(model, root, targets=[(Format.TENSORRT, Precision.FP16)])
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(exported: tuple[ExportReport, ExportReport]) -> Path:
+    return exported[0].root
+
+
+def test_export_report_says_what_was_written(exported: tuple[ExportReport, ExportReport], bundle_dir: Path) -> None:
+    first, second = exported
+    assert first.root == second.root == bundle_dir.resolve()
+    assert (first.name, first.version, second.name, second.version) == ("tiny", "0.0.1", "tiny", "0.0.1")
+    assert first.targets == tuple((Format(f), Precision(p)) for f, p in MATRIX if (f, p) != ("tensorrt", "fp16"))
+    assert second.targets == ((Format.TENSORRT, Precision.FP16),) and second.quantization == {}
+    assert first.preprocessing == load_bundle(bundle_dir).preprocessing and first.heatmap_kind == "cam"
+    on_disk = json.loads((bundle_dir / "reports" / "quantization.json").read_text())
+    assert set(first.quantization) == {"onnxruntime/int8", "openvino/int8", "tensorrt/int8"}
+    for key, entry in first.quantization.items():
+        assert entry["verdict_agreement"] == on_disk[key]["verdict_agreement"]
+    assert json.loads(json.dumps(first.to_dict()))["targets"][0] == ["onnx", "fp32"]
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +173,13 @@ def test_export_rejects_bad_requests(model: torch.nn.Module, tmp_path: Path) -> 
         export_bundle(model, tmp_path, targets=[("openvino", "int8")])
     with pytest.raises(UsageError, match="valid: onnx"):
         export_bundle(model, tmp_path, targets=[("tflite", "fp32")])
+    with pytest.raises(UsageError, match="nothing to export"):
+        export_bundle(model, tmp_path, targets=[])
+    with pytest.raises(UsageError, match="precision 'int4' is not available for openvino; valid: fp32, fp16, int8"):
+        parse_targets([("openvino", "int4")])
     assert not (tmp_path / "manifest.json").exists()
+    assert parse_targets([("openvino", "int8"), (Format.ONNX, Precision.FP32)]) == (
+        (Format.OPENVINO, Precision.INT8), (Format.ONNX, Precision.FP32))
 
 
 def test_cli_plugin_module_does_not_import_torch() -> None:
@@ -172,3 +197,18 @@ def test_export_to_a_relative_bundle_path(model: torch.nn.Module, tmp_path: Path
     bundle = load_bundle(tmp_path / "runs" / "bundle")
     assert bundle.model("onnxruntime", "fp32").files["model"] == "onnx/model_fp32.onnx"
     assert not (tmp_path / "runs" / "bundle" / "runs").exists()
+
+
+def test_requantize_redoes_the_int8_model_from_the_bundle(model: torch.nn.Module, tmp_path: Path) -> None:
+    """`edge-screen requantize` reuses the exporter's INT8 writer on an existing bundle's FP32 ONNX."""
+    from edge_screen.quantize.cli_requantize import requantize_bundle
+
+    calib = ImageSet(_images(8, 3), np.full(8, -1), tuple(f"c{i}" for i in range(8)))
+    root = export_bundle(model, tmp_path / "b", targets=[("onnx", "int8")], calib=calib, weight_bits=8).root
+    before = {e["backend"]: e for e in load_bundle(root).manifest["models"] if e["precision"] == "int8"}
+    assert before["onnxruntime"]["weight_bits"] == 8
+    assert requantize_bundle(root, calib, version="0.0.2") == root
+    b = load_bundle(root)  # hashes verified: the rewritten files are recorded
+    after = {e["backend"]: e for e in b.manifest["models"] if e["precision"] == "int8"}
+    assert b.version == "0.0.2" and set(after) == {"onnxruntime"} and after["onnxruntime"]["weight_bits"] == 7
+    assert "onnxruntime/int8" in json.loads((root / "reports" / "quantization.json").read_text())

@@ -17,7 +17,7 @@ from edge_screen.errors import BundleError, UsageError
 from edge_screen.gate import DEFAULT_CLASSES, GATE_OUTPUTS, LearnedGate
 from edge_screen.quantize.calib import ImageSet
 from edge_screen.quantize.cam import with_heatmap
-from edge_screen.quantize.cli_export import export_bundle
+from edge_screen.quantize.export import export_bundle
 from edge_screen.quantize.gate_model import GateHeads, backbone_sha256, load_gate, save_gate
 from edge_screen.quantize.gate_train import fit_ood, ood_distance
 from edge_screen.quantize.onnx_export import run_onnx_outputs

@@ -53,7 +53,7 @@ def _split(fundus_dev: Path) -> tuple[list[dict], list[dict]]:
 
 @pytest.fixture(scope="module")
 def gate_bundle(fundus_dev, tmp_path_factory) -> Path:
-    from edge_screen.quantize.cli_export import export_bundle
+    from edge_screen.quantize.export import export_bundle
     from edge_screen.quantize.gate_train import GateTrainConfig, train_gate
     from edge_screen.quantize.models import TRAIN_FORMAT, create_model, model_kwargs
 
@@ -74,7 +74,7 @@ def gate_bundle(fundus_dev, tmp_path_factory) -> Path:
                                       cache_dir=str(root / "cache"), threads=2, progress=False, feature_engine="torch"))
     loaded = create_model(None, checkpoint=ckpt)
     return export_bundle(loaded, root / "bundle", targets=[("onnx", "fp32")], name="gate-test", version="0.0.1",
-                         gate=gate)
+                         gate=gate).root
 
 
 @pytest.fixture(scope="module")

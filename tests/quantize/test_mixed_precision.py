@@ -157,13 +157,13 @@ def test_bias_correction_refuses_unrelated_graphs(fp32: Path, calib: np.ndarray,
 def test_export_records_the_int8_settings(tmp_path: Path) -> None:
     from edge_screen.bundle import load_bundle
     from edge_screen.quantize.calib import ImageSet
-    from edge_screen.quantize.cli_export import export_bundle
+    from edge_screen.quantize.export import export_bundle
 
     model = tiny_classifier("linear", input_size=SIZE, seed=12)
     x = np.random.default_rng(4).uniform(-1, 1, (8, 3, SIZE, SIZE)).astype(np.float32)
     calib = ImageSet(x, np.array([0, 1] * 4), tuple(f"c{i}" for i in range(8)))
     root = export_bundle(model, tmp_path / "b", targets=[("onnx", "int8"), ("openvino", "int8")], calib=calib,
-                         float_convs=1, bias_correction=False)  # fmt: skip
+                         float_convs=1, bias_correction=False).root  # fmt: skip
     entries = {e["backend"]: e for e in load_bundle(root).manifest["models"] if e["precision"] == "int8"}
     entry = entries["onnxruntime"]
     assert entry["float_convs"] == 1 and entry["bias_correction"] is False

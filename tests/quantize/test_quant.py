@@ -10,24 +10,14 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from edge_screen.errors import UsageError
 from edge_screen.quantize.cam import with_heatmap
 from edge_screen.quantize.onnx_export import run_onnx, tail_nodes, torch_to_onnx
 from edge_screen.quantize.ort_quant import onnx_to_ort_int8
-from edge_screen.quantize.quant_report import compare_outputs, heatmap_pearson, hot_iou, roc_auc
+from edge_screen.metrics import roc_auc
+from edge_screen.quantize.quant_report import compare_outputs, heatmap_pearson, hot_iou
 from edge_screen.quantize.tiny import tiny_classifier
 
 SIZE = 64
-
-
-def test_roc_auc_matches_sklearn_with_ties() -> None:
-    metrics = pytest.importorskip("sklearn.metrics")
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 200)
-    s = np.round(rng.random(200) + 0.3 * y, 1)  # rounded: many ties
-    assert roc_auc(y, s) == pytest.approx(metrics.roc_auc_score(y, s), abs=1e-12)
-    with pytest.raises(UsageError, match="both present"):
-        roc_auc(np.ones(5), np.arange(5.0))
 
 
 def test_heatmap_metrics() -> None:
@@ -50,6 +40,9 @@ def test_compare_outputs_counts_verdict_flips() -> None:
     assert r.prob_max_abs_diff == pytest.approx(0.15) and r.prob_mean_abs_diff == pytest.approx(0.25 / 4)
     assert r.auc_reference == 1.0 and r.auc_candidate == 1.0
     assert r.heatmap_pearson_mean == pytest.approx(1.0) and r.heatmap_iou_top10_mean == 1.0
+    one_class = compare_outputs((p_ref, h), (p_can, h), reference_name="a", candidate_name="b", threshold=0.5,
+                                labels=np.ones(4, int))  # fmt: skip
+    assert one_class.auc_reference is None and one_class.auc_candidate is None  # undefined, not NaN, in the JSON
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,11 @@ import torch
 
 from edge_screen.cli import main as cli_main
 from edge_screen.preprocess import Preprocessing
-from edge_screen.quantize import metrics
+from edge_screen import metrics
 from edge_screen.quantize.data import FundusDataset, read_samples
 from edge_screen.quantize.models import load_training_checkpoint
-from edge_screen.quantize.train import EpochSampler, TrainConfig, predict, train, warmup_cosine
+from edge_screen.quantize.evaluate import predict
+from edge_screen.quantize.train import EpochSampler, TrainConfig, train, warmup_cosine
 
 
 def _cfg(data: Path, out: Path, **kw) -> TrainConfig:

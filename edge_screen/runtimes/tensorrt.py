@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from edge_screen.backends import Backend
 from edge_screen.errors import BackendUnavailable, BundleError, UsageError
-from edge_screen.runtime import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime, register_runtime
+from edge_screen.runtimes.base import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -39,32 +40,43 @@ def _check(result: Any) -> Any:
     return rest[0] if len(rest) == 1 else tuple(rest)
 
 
-@register_runtime
+_MISSING = (
+    "TensorRT is not available here (needs an NVIDIA GPU, the tensorrt Python package and cuda-python). "
+    "It is not on PyPI for Jetson: it comes with JetPack (see README 'Jetson / TensorRT'); "
+    "pip install 'edge-screen[tensorrt]' documents the rest"
+)
+
+
+def _unavailable() -> str | None:
+    try:
+        importlib.import_module("tensorrt")
+        cudart = _cudart()
+        count = _check(cudart.cudaGetDeviceCount())
+    except (ImportError, BackendUnavailable, RuntimeError, OSError) as exc:
+        log.debug("tensorrt unavailable: %s", exc)
+        return _MISSING
+    return None if count else f"{_MISSING} (no CUDA device found)"
+
+
+BACKEND = Backend(
+    name="tensorrt",
+    precisions=("fp32", "fp16", "int8"),
+    file_roles=("engine",),  # built on the device from the bundle's "onnx" file: edge-screen build-engine
+    extra="tensorrt",
+    runtime="edge_screen.runtimes.tensorrt:TensorRtRuntime",
+    check=_unavailable,
+    priority=30,
+    distributions=("tensorrt", "tensorrt-cu12", "tensorrt-cu13"),
+    devices="cuda:N",
+)
+
+
 class TensorRtRuntime(Runtime):
     """TensorRT engine runner. ``device``: None or "cuda:N" (GPU index)."""
 
-    name = "tensorrt"
-    extra = "tensorrt"
-    required_files = ("engine",)
-
-    @classmethod
-    def is_available(cls) -> bool:
-        try:
-            importlib.import_module("tensorrt")
-            cudart = _cudart()
-            count = _check(cudart.cudaGetDeviceCount())
-        except (ImportError, BackendUnavailable, RuntimeError, OSError) as exc:
-            log.debug("tensorrt unavailable: %s", exc)
-            return False
-        return bool(count)
-
-    @classmethod
-    def unavailable_message(cls) -> str:
-        return (
-            "TensorRT is not available here (needs an NVIDIA GPU, the tensorrt Python package and cuda-python). "
-            "It is not on PyPI for Jetson: it comes with JetPack (see README 'Jetson / TensorRT'); "
-            "pip install 'edge-screen[tensorrt]' documents the rest"
-        )
+    name = BACKEND.name
+    extra = BACKEND.extra
+    required_files = BACKEND.file_roles
 
     @classmethod
     def library_version(cls) -> str | None:

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from edge_screen.backends import Backend
 from edge_screen.errors import BackendUnavailable, BundleError, UsageError
-from edge_screen.runtime import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime, register_runtime
+from edge_screen.runtimes.base import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,35 @@ def import_openvino() -> Any:
     return importlib.import_module("openvino")
 
 
+_MISSING = "OpenVINO is not installed: pip install 'edge-screen[openvino]'"
+
+
+def _unavailable() -> str | None:
+    try:
+        import_openvino()
+    except ImportError:
+        return _MISSING
+    return None
+
+
+BACKEND = Backend(
+    name="openvino",
+    precisions=("fp32", "fp16", "int8"),
+    file_roles=("model",),  # "weights" (.bin) next to an IR .xml; an .onnx model needs none
+    extra="openvino",
+    runtime="edge_screen.runtimes.openvino:OpenVinoRuntime",
+    check=_unavailable,
+    priority=20,
+    distributions=("openvino",),
+    devices="|".join(_DEVICES),
+)
+
+
 def _ov() -> Any:
     try:
         return import_openvino()
     except ImportError as exc:
-        raise BackendUnavailable(OpenVinoRuntime.unavailable_message()) from exc
+        raise BackendUnavailable(_MISSING) from exc
 
 
 def model_cache_dir() -> Path:
@@ -79,25 +104,12 @@ def model_cache_dir() -> Path:
     return cache_root() / "openvino"
 
 
-@register_runtime
 class OpenVinoRuntime(Runtime):
     """OpenVINO. ``device``: "CPU" (default), "GPU", "NPU" or "AUTO"; a GPU index like "GPU.1" also works."""
 
-    name = "openvino"
-    extra = "openvino"
-    required_files = ("model",)  # "weights" (.bin) next to an IR .xml; an .onnx model needs none
-
-    @classmethod
-    def is_available(cls) -> bool:
-        try:
-            import_openvino()
-        except ImportError:
-            return False
-        return True
-
-    @classmethod
-    def unavailable_message(cls) -> str:
-        return "OpenVINO is not installed: pip install 'edge-screen[openvino]'"
+    name = BACKEND.name
+    extra = BACKEND.extra
+    required_files = BACKEND.file_roles
 
     @classmethod
     def library_version(cls) -> str | None:

@@ -1,155 +1,34 @@
-"""Screening metrics in plain numpy (no torch): AUC with bootstrap CI, operating points, ECE.
+"""Evaluate a checkpoint or a bundle on labelled images (``edge-screen evaluate``).
 
-Inputs everywhere: ``y`` ``(N,)`` int in {0, 1} (1 = abnormal) and ``p`` ``(N,)`` float P(abnormal)
-in 0..1. A case is called abnormal when ``p >= threshold``.
+The numbers come from :mod:`edge_screen.metrics` (numpy only, the one AUC); this module scores the
+images: a checkpoint in PyTorch (:func:`predict`, torch imported only there), a bundle through the
+deployed :class:`~edge_screen.screener.Screener`, quality gate included.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from edge_screen.errors import UsageError
+from edge_screen.metrics import evaluate_scores, json_safe, roc_auc, roc_curve
 
 
-def _check(y: Sequence[int], p: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y).astype(np.int64).ravel()
-    p = np.asarray(p, dtype=np.float64).ravel()
-    if y.shape != p.shape:
-        raise UsageError(f"labels {y.shape} and scores {p.shape} differ in length")
-    if y.size and not np.isin(y, (0, 1)).all():
-        raise UsageError(f"labels must be 0/1, got values {sorted(set(y.tolist()))[:5]}")
-    return y, p
+def predict(model: Any, dataset: Any, *, batch_size: int = 16, device: Any = "cpu", input_index: int = 0,
+            workers: int = 0) -> np.ndarray:
+    """P(abnormal) ``(N,) float64`` for every item of ``dataset`` (a ``FundusDataset``; eval mode, ``inputs[input_index]``)."""
+    import torch
+    from torch.utils.data import DataLoader
 
-
-def roc_auc(y: Sequence[int], p: Sequence[float]) -> float:
-    """Area under the ROC curve (Mann-Whitney U with tied scores counted 1/2); NaN if one class is absent."""
-    y, p = _check(y, p)
-    n1 = int(y.sum())
-    n0 = y.size - n1
-    if n0 == 0 or n1 == 0:
-        return float("nan")
-    order = np.argsort(p, kind="mergesort")
-    ps = p[order]
-    ranks = np.empty(y.size)
-    # average ranks over ties
-    _, first, counts = np.unique(ps, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
-
-
-def roc_curve(y: Sequence[int], p: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(fpr, tpr, thresholds)``, thresholds decreasing, first threshold ``inf`` (nothing called abnormal)."""
-    y, p = _check(y, p)
-    order = np.argsort(-p, kind="mergesort")
-    ys, ps = y[order], p[order]
-    last = np.r_[np.flatnonzero(np.diff(ps)), ys.size - 1]  # last index of each distinct score
-    tp = np.cumsum(ys)[last]
-    fp = (last + 1) - tp
-    tpr = np.r_[0.0, tp / max(int(y.sum()), 1)]
-    fpr = np.r_[0.0, fp / max(int(y.size - y.sum()), 1)]
-    return fpr, tpr, np.r_[np.inf, ps[last]]
-
-
-def bootstrap_auc_ci(y: Sequence[int], p: Sequence[float], *, n_boot: int = 2000, level: float = 0.95,
-                     seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the AUC (resamples lacking a class are redrawn-skipped)."""
-    y, p = _check(y, p)
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, y.size, y.size)
-        yb = y[idx]
-        if 0 < yb.sum() < yb.size:
-            aucs.append(roc_auc(yb, p[idx]))
-    if not aucs:
-        return float("nan"), float("nan")
-    a = (1 - level) / 2
-    lo, hi = np.quantile(aucs, [a, 1 - a])
-    return float(lo), float(hi)
-
-
-@dataclass(frozen=True)
-class OperatingPoint:
-    """Confusion counts and rates at one threshold (NaN where a denominator is zero)."""
-
-    threshold: float
-    tp: int
-    fp: int
-    tn: int
-    fn: int
-    sensitivity: float
-    specificity: float
-    ppv: float
-    npv: float
-    accuracy: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _ratio(a: int, b: int) -> float:
-    return a / b if b else float("nan")
-
-
-def operating_point(y: Sequence[int], p: Sequence[float], threshold: float) -> OperatingPoint:
-    """Metrics when ``p >= threshold`` is called abnormal."""
-    y, p = _check(y, p)
-    pred = p >= threshold
-    tp = int(np.sum(pred & (y == 1)))
-    fp = int(np.sum(pred & (y == 0)))
-    tn = int(np.sum(~pred & (y == 0)))
-    fn = int(np.sum(~pred & (y == 1)))
-    return OperatingPoint(float(threshold), tp, fp, tn, fn, _ratio(tp, tp + fn), _ratio(tn, tn + fp),
-                          _ratio(tp, tp + fp), _ratio(tn, tn + fn), _ratio(tp + tn, y.size))
-
-
-def threshold_for_sensitivity(y: Sequence[int], p: Sequence[float], target: float) -> float:
-    """Highest threshold whose sensitivity is >= ``target`` (so specificity is as high as allowed)."""
-    y, p = _check(y, p)
-    pos = np.sort(p[y == 1])[::-1]
-    if pos.size == 0:
-        raise UsageError("no abnormal cases: a threshold for a target sensitivity is undefined")
-    need = int(np.ceil(target * pos.size - 1e-9))
-    return float(pos[max(need, 1) - 1])
-
-
-def expected_calibration_error(y: Sequence[int], p: Sequence[float], *, bins: int = 10) -> float:
-    """ECE of P(abnormal): sum over equal-width bins of ``|mean(y) - mean(p)| * n_bin / N``."""
-    y, p = _check(y, p)
-    if y.size == 0:
-        return float("nan")
-    idx = np.minimum((p * bins).astype(np.int64), bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            ece += abs(y[m].mean() - p[m].mean()) * m.sum() / y.size
-    return float(ece)
-
-
-def evaluate_scores(y: Sequence[int], p: Sequence[float], *, threshold: float,
-                    targets: Sequence[float] = (0.90, 0.95), n_boot: int = 2000, seed: int = 0) -> dict:
-    """Everything the evaluate command reports, JSON-safe.
-
-    Returns:
-        ``{"n", "n_abnormal", "auc", "auc_ci95", "ece", "at_threshold": OperatingPoint dict,
-        "at_sensitivity": {"0.90": OperatingPoint dict, ...}, "confusion_matrix": [[tn, fp], [fn, tp]]}``.
-    """
-    y, p = _check(y, p)
-    at = operating_point(y, p, threshold)
-    out = {"n": int(y.size), "n_abnormal": int(y.sum()), "auc": roc_auc(y, p),
-           "auc_ci95": list(bootstrap_auc_ci(y, p, n_boot=n_boot, seed=seed)),
-           "ece": expected_calibration_error(y, p), "accuracy": at.accuracy,
-           "at_threshold": at.to_dict(), "at_sensitivity": {},
-           "confusion_matrix": [[at.tn, at.fp], [at.fn, at.tp]]}
-    if y.sum() > 0:
-        for t in targets:
-            out["at_sensitivity"][f"{t:.2f}"] = operating_point(y, p, threshold_for_sensitivity(y, p, t)).to_dict()
-    return out
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    out = []
+    with torch.no_grad():
+        for batch in loader:
+            logits = model(batch["inputs"][input_index].to(device))
+            out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy())
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
 def plot_roc(y: Sequence[int], p: Sequence[float], path: str, *, title: str = "ROC",
@@ -183,14 +62,14 @@ def _scores_checkpoint(path: str, samples: list, *, batch_size: int, trust_check
     # torch only here: a bundle is evaluated without it.
     from edge_screen.quantize.data import FundusDataset
     from edge_screen.quantize.models import TRAIN_FORMAT, create_model, read_checkpoint
-    from edge_screen.quantize.train import model_prep, predict
+    from edge_screen.quantize.model_spec import resolve_preprocessing
 
     obj = read_checkpoint(path, trust_checkpoint=trust_checkpoint)
     is_train = isinstance(obj, dict) and obj.get("format") == TRAIN_FORMAT
     model = create_model(None if is_train else (model_name or "jang2024_resnet50"), checkpoint=path,
                          trust_checkpoint=trust_checkpoint)
     thr = model.default_cfg.get("threshold", {}).get("value") if is_train else None
-    ds = FundusDataset(samples, model_prep(model), augment=None, cache=False)
+    ds = FundusDataset(samples, resolve_preprocessing(model), augment=None, cache=False)
     return predict(model, ds, batch_size=batch_size), thr, f"checkpoint {path} ({model.default_cfg['name']})"
 
 
@@ -262,7 +141,7 @@ def evaluate(model: str, data: str, *, split: str | None = None, group_by: str |
     if out:
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)
-        (o / "report.json").write_text(json.dumps(report, indent=2))
+        (o / "report.json").write_text(json.dumps(json_safe(report), indent=2))  # NaN (undefined AUC) -> null
         with open(o / "predictions.csv", "w", encoding="utf-8") as f:
             f.write("file,label,p_abnormal\n")
             for s, pr in zip(samples, probs):

@@ -8,39 +8,51 @@ from typing import Any
 
 import numpy as np
 
+from edge_screen.backends import Backend
 from edge_screen.errors import BackendUnavailable, BundleError, UsageError
-from edge_screen.runtime import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime, register_runtime
+from edge_screen.runtimes.base import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime
 
 log = logging.getLogger(__name__)
+
+
+# onnxruntime is a core dependency; a missing one means a broken install.
+_MISSING = "ONNX Runtime is not installed: pip install onnxruntime (or onnxruntime-gpu)"
+
+
+def _unavailable() -> str | None:
+    try:
+        importlib.import_module("onnxruntime")
+    except ImportError:
+        return _MISSING
+    return None
+
+
+BACKEND = Backend(
+    name="onnxruntime",
+    precisions=("fp32", "int8"),  # FP16 has no CPU path in ONNX Runtime
+    file_roles=("model",),
+    extra="",
+    runtime="edge_screen.runtimes.onnxruntime:OnnxRuntime",
+    check=_unavailable,
+    priority=10,
+    distributions=("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino"),
+    devices="cpu|cuda",
+)
 
 
 def _ort() -> Any:
     try:
         return importlib.import_module("onnxruntime")
     except ImportError as exc:
-        raise BackendUnavailable(OnnxRuntime.unavailable_message()) from exc
+        raise BackendUnavailable(_MISSING) from exc
 
 
-@register_runtime
 class OnnxRuntime(Runtime):
     """ONNX Runtime. ``device``: None (CUDA if available, else CPU), "cpu" or "cuda"."""
 
-    name = "onnxruntime"
-    extra = ""  # core dependency
-    required_files = ("model",)
-
-    @classmethod
-    def is_available(cls) -> bool:
-        try:
-            importlib.import_module("onnxruntime")
-        except ImportError:
-            return False
-        return True
-
-    @classmethod
-    def unavailable_message(cls) -> str:
-        # onnxruntime is a core dependency; a missing one means a broken install.
-        return "ONNX Runtime is not installed: pip install onnxruntime (or onnxruntime-gpu)"
+    name = BACKEND.name
+    extra = BACKEND.extra
+    required_files = BACKEND.file_roles
 
     @classmethod
     def library_version(cls) -> str | None:

@@ -1,12 +1,17 @@
-"""metrics.py against scikit-learn and hand-computed cases."""
+"""edge_screen.metrics (the one AUC, operating points, ECE) against brute force, scikit-learn and hand-computed cases."""
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pytest
-from sklearn import metrics as skm
 
-from edge_screen.quantize import metrics as m
+from edge_screen import metrics as m
+from edge_screen.errors import UsageError
+
+skm = pytest.importorskip("sklearn.metrics")
 
 
 @pytest.fixture()
@@ -15,6 +20,43 @@ def scores() -> tuple[np.ndarray, np.ndarray]:
     y = rng.integers(0, 2, 300)
     p = np.clip(0.35 * y + rng.normal(0.4, 0.2, 300), 0, 1).round(2)  # rounding makes ties
     return y, p
+
+
+def _pairwise_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """The AUC by its definition: P(score of an abnormal > score of a normal), ties counted 1/2."""
+    pos, neg = p[y == 1], p[y == 0]
+    wins = sum(float(a > b) + 0.5 * float(a == b) for a in pos for b in neg)
+    return wins / (pos.size * neg.size)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auc_equals_brute_force_pairwise_count_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 120))
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]  # both classes
+    p = rng.integers(0, 6, n) / 5.0 + 0.1 * y * rng.random(n).round(1)  # few distinct values: many ties
+    assert m.roc_auc(y, p) == pytest.approx(_pairwise_auc(y, p), abs=1e-12)
+    assert m.roc_auc(y, -p) == pytest.approx(1.0 - _pairwise_auc(y, p), abs=1e-12)
+
+
+def test_auc_single_class_is_nan_and_json_gets_null() -> None:
+    for y in ([1, 1, 1], [0, 0], []):
+        auc = m.roc_auc(y, np.linspace(0, 1, len(y)))
+        assert isinstance(auc, float) and math.isnan(auc)
+    assert m.finite_or_none(float("nan")) is None and m.finite_or_none(math.inf) is None
+    assert m.finite_or_none(None) is None and m.finite_or_none(np.float32(0.5)) == 0.5
+    safe = m.json_safe({"auc": float("nan"), "ci": (0.1, np.float64("inf")), "n": 3, "groups": [{"auc": 0.7}]})
+    assert json.loads(json.dumps(safe, allow_nan=False)) == {"auc": None, "ci": [0.1, None], "n": 3, "groups": [{"auc": 0.7}]}
+
+
+def test_auc_bad_input_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="labels must be 0/1"):
+        m.roc_auc([0, 0.5, 1], [0.1, 0.2, 0.3])  # 0.5 is not silently read as 0
+    with pytest.raises(UsageError, match="labels must be 0/1"):
+        m.roc_auc([0, 2], [0.1, 0.2])
+    with pytest.raises(UsageError, match="differ in length"):
+        m.roc_auc([0, 1], [0.1, 0.2, 0.3])
 
 
 def test_auc_and_roc_match_sklearn(scores) -> None:
@@ -69,5 +111,5 @@ def test_metrics_module_is_torch_free() -> None:
     import subprocess
     import sys
 
-    code = "import sys, edge_screen.quantize.metrics; print('torch' in sys.modules)"
+    code = "import sys, edge_screen.metrics; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
