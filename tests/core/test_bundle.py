@@ -327,9 +327,11 @@ def test_default_bundle_path_points_at_a_bundle_or_none() -> None:
     assert load_bundle(p).models
 
 
-@pytest.mark.xfail(strict=True, reason="bundle 2.0.0 (issue 11) was exported with today's exporters and misses the INT8 "
-                   "targets (OpenVINO verdict agreement 97.0%, heatmap r 0.92; no TensorRT Q/DQ entry yet); the lead "
-                   "re-exports it with the INT8 fixes, and then this marker must go (strict: a pass fails)")
+@pytest.mark.xfail(strict=True, reason="bundle 2.1.0 (7-bit weights, one Q/DQ model for ONNX Runtime and OpenVINO) "
+                   "agrees with FP32 on 99.0% (ORT, TensorRT Q/DQ) and 98.5% (OpenVINO) of 200 photos, heatmap r "
+                   "0.91-0.92 (reports/quantization.json): the agreement and heatmap targets are not met yet; the "
+                   "on-device self-check (golden set) decides per machine. When a re-export meets them, remove this "
+                   "marker (strict: a pass fails)")
 def test_shipped_bundle_meets_the_int8_targets() -> None:
     """The shipped INT8 files match FP32 as the quantization issue requires (report written at export)."""
     p = default_bundle_path()
@@ -346,3 +348,24 @@ def test_shipped_bundle_meets_the_int8_targets() -> None:
     for e in bundle.manifest["models"]:
         if e["precision"] == "int8":
             assert e["float_convs"] >= 0, e  # the mixed-precision setting the report was measured with
+
+
+def test_shipped_bundle_has_a_learned_gate_that_meets_its_targets() -> None:
+    """Issue 13: the default bundle carries the gate in every graph and its report, and the report's
+    targets hold: >= 99% of generated non-fundus inputs and >= 95% of photos blurred with sigma >= 6 px
+    ungradable, <= 3% of real photos (out of fold) ungradable."""
+    p = default_bundle_path()
+    if p is None:
+        pytest.skip("no default model shipped")
+    bundle = load_bundle(p)
+    assert bundle.manifest.get("gate"), "the default bundle has no learned gate"
+    report = json.loads((p / bundle.manifest["reports"]["gate"]).read_text())
+    t = report["training"]["targets"]
+    assert t["non_fundus_ungradable"]["n"] >= 50 and t["non_fundus_ungradable"]["rejected"] >= 0.99, t
+    assert t["blur_sigma_ge_6px_ungradable"]["n"] >= 100 and t["blur_sigma_ge_6px_ungradable"]["rejected"] >= 0.95, t
+    assert t["real_photos_ungradable"]["n"] >= 500 and t["real_photos_ungradable"]["rejected"] <= 0.03, t
+    for model in bundle.models:  # every CPU graph was checked against the gate's cases at export
+        if model.backend in ("onnxruntime", "openvino"):
+            key = f"{model.backend}/{model.precision}"
+            assert key in report["precisions"], key
+            assert report["precisions"][key]["check_set"]["natural_circle"]["rejected"] == 1.0, key

@@ -96,7 +96,7 @@ def test_app_screenshot_mode_attempts_no_connection(tmp_path: Path) -> None:
     pytest.importorskip("openvino", reason="the telemetry came with OpenVINO; without it there is nothing to test")
     shot = tmp_path / "app.png"
     cmd = [sys.executable, "-m", "edge_screen", "app", "--open", str(SAMPLE), "--screenshot", str(shot),
-           "--backend", "openvino", "--settings", str(tmp_path / "settings.ini"), "--data-dir", str(tmp_path / "records")]
+           "--patient", "NET-0001", "--eye", "OD", "--backend", "openvino", "--settings", str(tmp_path / "settings.ini"), "--data-dir", str(tmp_path / "records")]
     proc, attempts, lines = _run_guarded(cmd, tmp_path, env={"QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
     assert shot.is_file() and shot.stat().st_size > 10_000
