@@ -172,7 +172,8 @@ def _build_screener(spec: CellSpec, result: dict) -> Any:
         else:  # the bundle's own student, same preprocessing, in plain PyTorch
             size = bundle.preprocessing.input_size
         runtime = TorchRuntime(bundle, graph, threads=spec.threads, device=spec.device)
-        screener = Screener(bundle, runtime=runtime)
+        # a PyTorch graph has no gate outputs: hand-set checks only, in every torch cell alike
+        screener = Screener(bundle, runtime=runtime, gate=False)
         result["load_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
         n_params = sum(p.numel() for p in model.parameters())
         result.update(model_name=spec.teacher, input_size=size, native_input_size=int(model.spec.input_size),

@@ -248,7 +248,7 @@ class Screener:
         device: str | None = None,
         quality: QualityThresholds | None = None,
         runtime: Runtime | None = None,
-        learned_gate: bool = True,
+        gate: LearnedGate | bool | None = None,
     ) -> None:
         if bundle is None:
             path = default_bundle_path()
@@ -281,9 +281,16 @@ class Screener:
                     raise BundleError(f"bundle {self.bundle.name!r}: manifest field 'quality' is invalid: {exc}") from exc
         self.quality = quality
         self.threshold = self.bundle.threshold
-        # learned_gate=False: the hand-set checks only, for comparing models that lack the gate's outputs
-        # (benchmarks); the app and the CLI always screen with the gate the bundle declares
-        self.gate: LearnedGate | None = LearnedGate.of_bundle(self.bundle) if learned_gate else None
+        # gate: None = the learned gate the bundle declares (the app and the CLI always screen with it),
+        # a LearnedGate = that one (its limits, e.g. a site's), False = the hand-set checks only (benchmarks
+        # of models that lack the gate's outputs)
+        if gate is None or gate is True:
+            gate = LearnedGate.of_bundle(self.bundle)
+        elif gate is False:
+            gate = None
+        elif not isinstance(gate, LearnedGate):
+            raise UsageError(f"gate must be a LearnedGate, None (the bundle's) or False (none), got {type(gate).__name__}")
+        self.gate: LearnedGate | None = gate
         if self.gate is not None and not set(GATE_OUTPUTS) <= set(getattr(self.runtime, "optional_outputs", ())):
             # never screen without the gate the bundle promises
             raise BundleError(

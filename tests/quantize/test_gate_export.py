@@ -4,6 +4,7 @@ refusing a bundle whose model lacks the gate it declares."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -171,6 +172,19 @@ def test_a_declared_gate_without_its_outputs_is_refused(tiny_bundle, bundle_dir,
     (fake / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(BundleError, match="lacks the outputs"):
         Screener(fake, backend="onnxruntime")
+    plain = Screener(fake, backend="onnxruntime", gate=False)  # asked for: hand-set checks only
+    assert plain.gate is None and plain.screen(synthetic_fundus(256, seed=4)).verdict in ("normal", "abnormal")
+    with pytest.raises(UsageError, match="LearnedGate"):
+        Screener(fake, backend="onnxruntime", gate="yes")
+
+
+def test_an_injected_gate_replaces_the_bundles(bundle_dir):
+    declared = LearnedGate.of_bundle(load_bundle(bundle_dir))
+    strict = dataclasses.replace(declared, max_ungradable=0.0, max_ood=0.0, far_ood=0.0)  # rejects every photo
+    s = Screener(bundle_dir, backend="onnxruntime", gate=strict)
+    assert s.gate is strict
+    r = s.screen(synthetic_fundus(256, seed=5))
+    assert r.verdict == "ungradable" and r.probability is None and "out_of_distribution" in r.quality.reasons
 
 
 def test_export_refuses_mixing_gates(bundle_dir, model, gate_file, tmp_path):
