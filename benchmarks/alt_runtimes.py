@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edge_screen.bundle import Bundle, ModelEntry
-from edge_screen.runtime import Runtime
+from edge_screen.runtime import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime
 
 
 class TorchRuntime(Runtime):
@@ -82,6 +82,8 @@ class PlainOrtRuntime(Runtime):
         super().__init__(bundle, entry)
         self._session = ort.InferenceSession(str(bundle.path(entry.files["model"])), providers=["CPUExecutionProvider"])
         self.device = "cpu"
+        outputs = {o.name for o in self._session.get_outputs()}
+        self.optional_outputs = tuple(n for n in OPTIONAL_OUTPUTS if n in outputs)  # the learned gate, when exported
 
     @classmethod
     def is_available(cls) -> bool:
@@ -90,8 +92,12 @@ class PlainOrtRuntime(Runtime):
         return importlib.util.find_spec("onnxruntime") is not None
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        probs, heat = self._session.run(["probabilities", "heatmap"], {"image": batch})
+        probs, heat = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch})
         return probs, heat
+
+    def _run_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        names = [*OUTPUT_NAMES, *self.optional_outputs]
+        return dict(zip(names, self._session.run(names, {INPUT_NAME: batch})))
 
     def describe(self) -> dict:
         return {**super().describe(), "settings": "onnxruntime defaults (InferenceSession(path), no SessionOptions)"}

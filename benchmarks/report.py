@@ -316,7 +316,7 @@ def readme_table(doc: Mapping, *, results_dir: str) -> str:
              f"smaller input: [NOTES.md]({results_dir}/NOTES.md)). p50, batch 1, one run; every cell runs through the real "
              "`Screener`; ratios are measured within one cell process, interleaved, because the machine is shared.", "",
              "| model | backend | threads | model only | end-to-end from a 12 MP JPEG | e2e - model | "
-             "e2e - model, CPU time | folder img/s (model batch-8 img/s) | file | AUC (300 photos, other cameras) |",
+             "e2e - model, CPU time | folder img/s (model batch-8 img/s) | file | AUC (300 accuracy-set photos; in the training sources of bundle 2.x: compares paths, not an accuracy estimate) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in cells.values():
         if "latency_ms" not in c:
