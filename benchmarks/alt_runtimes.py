@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edge_screen.bundle import Bundle, ModelEntry
-from edge_screen.runtime import INPUT_NAME, OPTIONAL_OUTPUTS, OUTPUT_NAMES, Runtime
+from edge_screen.runtime import OPTIONAL_OUTPUTS, Runtime
+from edge_screen.runtimes.onnxruntime import OnnxRuntime
 
 
 class TorchRuntime(Runtime):
@@ -69,35 +70,20 @@ class TorchRuntime(Runtime):
         return {**super().describe(), "threads": self._torch.get_num_threads()}
 
 
-class PlainOrtRuntime(Runtime):
+class PlainOrtRuntime(OnnxRuntime):
     """An entry's ONNX file in ``onnxruntime.InferenceSession(path)`` with ONNX Runtime's defaults
-    (threads, spinning, graph optimisations): what a user who loads the file directly gets."""
+    (threads, spinning, graph optimisations): what a user who loads the file directly gets. Only the
+    session differs from :class:`~edge_screen.runtimes.onnxruntime.OnnxRuntime`; running it is the same."""
 
-    name: ClassVar[str] = "onnxruntime"
-    extra: ClassVar[str] = ""
-
-    def __init__(self, bundle: Bundle, entry: ModelEntry) -> None:
+    def __init__(self, bundle: Bundle, entry: ModelEntry) -> None:  # noqa: D107 - no SessionOptions on purpose
         import onnxruntime as ort
 
-        super().__init__(bundle, entry)
+        Runtime.__init__(self, bundle, entry)
         self._session = ort.InferenceSession(str(bundle.path(entry.files["model"])), providers=["CPUExecutionProvider"])
+        self.providers = self._session.get_providers()
         self.device = "cpu"
         outputs = {o.name for o in self._session.get_outputs()}
         self.optional_outputs = tuple(n for n in OPTIONAL_OUTPUTS if n in outputs)  # the learned gate, when exported
-
-    @classmethod
-    def is_available(cls) -> bool:
-        import importlib.util
-
-        return importlib.util.find_spec("onnxruntime") is not None
-
-    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        probs, heat = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch})
-        return probs, heat
-
-    def _run_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        names = [*OUTPUT_NAMES, *self.optional_outputs]
-        return dict(zip(names, self._session.run(names, {INPUT_NAME: batch})))
 
     def describe(self) -> dict:
         return {**super().describe(), "settings": "onnxruntime defaults (InferenceSession(path), no SessionOptions)"}
