@@ -422,16 +422,18 @@ class Screener:
             elapsed = _ms(t)
             done = iter([self._finish(p, float(probs[i, 1]), cams[i] if heatmap else None,
                                       BatchInfo(len(pending), i, elapsed), gates[i]) for i, p in enumerate(pending)])
-        except EdgeScreenError as exc:
+        except Exception as exc:  # noqa: BLE001 - runtimes raise InferenceError; anything else fails the batch too
             msg = " ".join(str(exc).split()) or type(exc).__name__
-            log.debug("inference failed for a batch of %d: %s", len(pending), msg)
+            log.debug("inference failed for a batch of %d: %s", len(pending), msg, exc_info=not isinstance(exc, EdgeScreenError))
             done = iter([ScreenFailure(p.loaded.source, msg, type(exc).__name__) for p in pending])
         return [next(done) if isinstance(s, _Pending) else s for s in slots]
 
     def _prepare_safe(self, src: Any) -> _Pending | ScreenResult | ScreenFailure:
         try:
             return self._prepare(src)
-        except (EdgeScreenError, OSError, cv2.error) as exc:  # one bad file must not stop the stream
+        except Exception as exc:  # noqa: BLE001 - one bad file, whatever broke on it, must not stop the stream
+            if not isinstance(exc, (EdgeScreenError, OSError, cv2.error)):
+                log.debug("unexpected error preparing %s", _source_name(src), exc_info=True)
             return _failure(src, exc)
 
     # ----------------------------------------------------------------------------------- public

@@ -115,6 +115,25 @@ def test_a_library_error_in_a_batch_fails_that_batch_not_the_stream(tiny_bundle:
         screener.screen(images[0])
 
 
+def test_any_error_on_one_photo_fails_that_photo_not_the_stream(tiny_bundle: Path) -> None:
+    """screen_many survives any per-image exception (a bug in a measure, not only bad files)."""
+    screener = Screener(tiny_bundle, backend="onnxruntime")
+    real = screener._prepare
+
+    def buggy(src):  # noqa: ANN001, ANN202
+        if isinstance(src, np.ndarray) and src[0, 0, 0] == 7:
+            raise ZeroDivisionError("division by zero in a quality measure")
+        return real(src)
+
+    screener._prepare = buggy
+    images = [synthetic_fundus(128, seed=i) for i in range(4)]
+    images[1] = images[1].copy()
+    images[1][0, 0, 0] = 7
+    out = list(screener.screen_many(images, batch_size=2, workers=1))
+    assert [type(r).__name__ for r in out] == ["ScreenResult", "ScreenFailure", "ScreenResult", "ScreenResult"]
+    assert out[1].kind == "ZeroDivisionError" and "quality measure" in out[1].error
+
+
 def test_quality_rejected_is_gone() -> None:
     """An ungradable photo is a result (verdict "ungradable"), never an exception: no dead error class."""
     import edge_screen
