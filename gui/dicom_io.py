@@ -23,6 +23,7 @@ import io
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +168,7 @@ class DicomReceiver:
         self.host, self.port, self.ae_title = host, int(port), ae_title
         self._server = None
         self._received: dict[int, int] = {}   # association id -> bytes received since its last C-STORE
+        self._aborting: weakref.WeakSet = weakref.WeakSet()   # associations aborted for size: rejected once
         self._lock = threading.Lock()
 
     @property
@@ -190,12 +192,16 @@ class DicomReceiver:
         """Count what arrives and abort an association whose object grows past the limit."""
         key = id(event.assoc)
         with self._lock:
+            if event.assoc in self._aborting:   # PDUs already in flight after the abort: reported once
+                return
             total = self._received.get(key, 0) + len(event.data)
             self._received[key] = total
-        if total > self.policy.max_bytes:
-            log.warning("DICOM: aborting an association that sent more than %d bytes", self.policy.max_bytes)
-            self.on_rejected("too_large", self._peer(event))
-            event.assoc.abort()
+            if total <= self.policy.max_bytes:
+                return
+            self._aborting.add(event.assoc)
+        log.warning("DICOM: aborting an association that sent more than %d bytes", self.policy.max_bytes)
+        self.on_rejected("too_large", self._peer(event))
+        event.assoc.abort()
 
     def _on_closed(self, event) -> None:  # noqa: ANN001
         with self._lock:

@@ -262,6 +262,30 @@ def test_receiver_refuses_other_sop_classes_callers_and_oversized_objects(receiv
     assert _send(r3, vl) == 0x0000 and len(got3) == 1
 
 
+def test_receiver_reports_an_oversized_association_once_however_many_pdus_follow_the_abort():
+    # pynetdicom may hand over PDUs that were already read after abort() is called (CI saw two
+    # "too_large" for one object); the clinic's log must show one refusal per association.
+    from types import SimpleNamespace
+    rejected = []
+    r = DicomReceiver(lambda *a: None, lambda reason, peer: rejected.append(reason),
+                      policy=ReceiverPolicy(("CAMERA",), max_bytes=2048), port=0)
+    aborts = []
+
+    class Assoc:
+        requestor = SimpleNamespace(address="127.0.0.1", port=5000)
+        def abort(self):
+            aborts.append(self)
+
+    a, b = Assoc(), Assoc()
+    for _ in range(4):
+        r._on_data(SimpleNamespace(assoc=a, data=b"x" * 1500))
+    assert rejected == ["too_large"] and aborts == [a]
+    r._on_data(SimpleNamespace(assoc=b, data=b"x" * 1500))        # another camera's association: its own count
+    assert rejected == ["too_large"]
+    r._on_data(SimpleNamespace(assoc=b, data=b"x" * 1500))
+    assert rejected == ["too_large", "too_large"] and aborts == [a, b]
+
+
 def test_receiver_needs_configured_callers():
     with pytest.raises(UsageError, match="AE title"):
         ReceiverPolicy(())
