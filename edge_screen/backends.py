@@ -74,6 +74,29 @@ class Backend:
         except Exception as exc:  # a broken optional install is "unavailable", not a crash  # noqa: BLE001
             return f"{self.name} is not usable here: its availability check failed ({type(exc).__name__}: {exc})"
 
+    def installed(self) -> str | None:
+        """Which version is installed (``"openvino 2026.4.1"``), read from pip's metadata without
+        importing the library; None when none of its ``distributions`` is installed.
+
+        A backend that declares no distributions falls back to its runtime's ``library_version()``
+        (which may import the library). The self-check's cache key uses this, so a cached choice
+        does not import every backend at each start.
+        """
+        if not self.distributions:
+            try:
+                return self.runtime_class().library_version() if self.unavailable() is None else None
+            except Exception as exc:  # a broken optional install  # noqa: BLE001
+                return f"error: {type(exc).__name__}"
+        from importlib import metadata
+
+        found = []
+        for dist in self.distributions:
+            try:
+                found.append(f"{dist} {metadata.version(dist)}")
+            except metadata.PackageNotFoundError:
+                continue
+        return ", ".join(found) or None
+
     def runtime_class(self) -> type:
         """Import and return the runtime class, a :class:`~edge_screen.runtimes.base.Runtime` subclass
         (BackendUnavailable when its module does not import)."""

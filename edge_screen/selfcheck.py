@@ -149,20 +149,15 @@ class Selection:
 
 # ------------------------------------------------------------------------------------- the key
 def machine_fingerprint() -> dict[str, Any]:
-    """CPU model and flags, OS/architecture and the versions of every registered runtime library."""
+    """CPU model and flags, OS/architecture and the installed versions of every registered runtime library
+    (from pip's metadata: computing the key imports none of them)."""
     from edge_screen import __version__
     from edge_screen.cpuinfo import cpu_info, isa_record
-    from edge_screen.runtimes.selection import get_runtime_class, runtime_names
+    from edge_screen.backends import backends
 
     model, flags = cpu_info()
     isa = isa_record()
-    libs = {}
-    for name in runtime_names():
-        try:
-            cls = get_runtime_class(name)
-            libs[name] = cls.library_version() if cls.is_available() else None
-        except Exception as exc:  # a broken optional install must not stop the check  # noqa: BLE001
-            libs[name] = f"error: {type(exc).__name__}"
+    libs = {name: b.installed() for name, b in backends().items()}  # pip metadata: no library import
     return {"cpu": model, "flags_sha256": hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest(),
             "isa": isa["isa"], "int8_dot_product": isa["int8_dot_product"],
             "machine": platform.machine(), "system": platform.system(), "python": platform.python_version(),
@@ -211,6 +206,31 @@ def _write_cache(key: str, data: dict[str, Any]) -> None:
         os.replace(tmp, path)
     except OSError as exc:  # read-only cache: the check simply runs again next time
         log.warning("could not write the self-check cache %s (%s); it will run again next start", path, exc)
+
+
+def _forget(key: str) -> None:
+    _MEMO.pop(key, None)
+    try:
+        _cache_path(key).unlink()
+    except OSError:
+        pass
+
+
+def _selects(name: str, backend: str | None, precision: str | None) -> bool:
+    b, _, p = name.partition("/")
+    return (backend is None or b == backend) and (precision is None or p == precision)
+
+
+def _unavailable_entries(bundle: Bundle, found: list[tuple[type[Runtime], ModelEntry]]) -> dict[str, str]:
+    """``{"backend/precision": reason}`` of the entries that a full probe left out of ``found``
+    because their backend cannot run here (already imported by that probe, so this is cheap)."""
+    from edge_screen.backends import get_backend
+    from edge_screen.runtimes.selection import candidates
+
+    ok = {f"{e.backend}/{e.precision}" for _, e in found}
+    cheap, _ = candidates(bundle, probe=False)
+    return {f"{e.backend}/{e.precision}": get_backend(e.backend).unavailable() or "not usable here"
+            for _, e in cheap if f"{e.backend}/{e.precision}" not in ok}
 
 
 # ---------------------------------------------------------------------------------- the checks
@@ -344,17 +364,27 @@ def select_runtime(
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise UsageError(f"threads must be a positive integer or None (library default), got {threads!r}")
     forced = backend is not None and precision is not None
-    found, skipped = candidates(bundle, backend=backend, precision=precision)
+    machine = machine_fingerprint()
+    key = cache_key(bundle, threads=threads, device=device, machine=machine)
+    cached = (_read_cache(key) if use_cache else None) or {}
+    checks = {n: ModelCheck.from_dict(d) for n, d in (cached.get("checks") or {}).items()}
+    # With the machine's cache, what runs here is known: no backend library is imported just to
+    # ask (OpenVINO's import alone is ~0.1-0.25 s); only the chosen one is loaded.
+    known = cached.get("unavailable") if isinstance(cached.get("unavailable"), dict) else None
+    found, skipped, fast = [], [], False
+    if known is not None:
+        found, skipped = candidates(bundle, backend=backend, precision=precision, probe=False)
+        skipped += [f"{n} ({why})" for n, why in known.items() if _selects(n, backend, precision)]
+        found = [(c, e) for c, e in found if f"{e.backend}/{e.precision}" not in known]
+        fast = bool(found) and all(f"{e.backend}/{e.precision}" in checks for _, e in found)
+    if not fast:
+        found, skipped = candidates(bundle, backend=backend, precision=precision)
     if not found:
         raise BackendUnavailable(no_model_message(bundle, precision, skipped))
     for line in skipped:  # entries this machine cannot run at all: never left out silently
         log.info("bundle %s: not a candidate here: %s", bundle.name, line)
     if forced:
         found = [(c, e) for c, e in found if e is bundle.model(backend, precision)] or found[:1]
-    machine = machine_fingerprint()
-    key = cache_key(bundle, threads=threads, device=device, machine=machine)
-    cached = (_read_cache(key) if use_cache else None) or {}
-    checks = {n: ModelCheck.from_dict(d) for n, d in (cached.get("checks") or {}).items()}
     names = [f"{e.backend}/{e.precision}" for _, e in found]
     todo = [e for (_, e), n in zip(found, names) if n not in checks]
     runtimes: dict[str, Runtime] = {}
@@ -377,9 +407,14 @@ def select_runtime(
                 runtimes[check.name] = rt
             if not check.usable:
                 warnings.append(f"{check.name} skipped: {check.reason}")
+    full_probe = not fast and backend is None and precision is None
+    if todo or full_probe:
+        # after a full probe, every entry this machine cannot run, so the next start needs no probe
+        unavailable = _unavailable_entries(bundle, found) if full_probe else dict(known or {})
         _write_cache(key, {"format": CACHE_FORMAT, "key": key, "bundle": bundle.id, "machine": machine,
                            "threads": threads, "device": device, "created": _now(),
-                           "checks": {n: c.to_dict() for n, c in checks.items()}})  # fmt: skip
+                           "checks": {n: c.to_dict() for n, c in checks.items()},
+                           "unavailable": unavailable})  # fmt: skip
     considered = [checks[n] for n in names]
     if forced:
         chosen = considered[0]
@@ -400,7 +435,16 @@ def select_runtime(
     runtime = runtimes.pop(chosen.name, None)
     runtimes.clear()  # release the models that were only measured
     if runtime is None:
-        runtime = _load(bundle, bundle.model(chosen.backend, chosen.precision), threads, device)
+        try:
+            runtime = _load(bundle, bundle.model(chosen.backend, chosen.precision), threads, device)
+        except BackendUnavailable as exc:
+            if not fast:
+                raise
+            # the cache said it runs here, the library says no (a broken or half-removed install)
+            log.warning("%s no longer loads here (%s); checking this machine again", chosen.name, _one_line(exc))
+            _forget(key)
+            return select_runtime(bundle, backend=backend, precision=precision, threads=threads, device=device,
+                                  use_cache=False, timing_s=timing_s)  # fmt: skip
     runtime.selection = Selection(
         backend=chosen.backend, precision=chosen.precision, reason=reason, forced=forced,
         checks=tuple(considered), machine=machine, key=key, cached=not todo,

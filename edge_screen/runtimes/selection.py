@@ -37,7 +37,7 @@ def available_backends() -> list[str]:
 
 
 def candidates(
-    bundle: Bundle, *, backend: str | None = None, precision: str | None = None
+    bundle: Bundle, *, backend: str | None = None, precision: str | None = None, probe: bool = True
 ) -> tuple[list[tuple[type[Runtime], ModelEntry]], list[str]]:
     """Entries of ``bundle`` this machine can run (installed backend, needed files), best-preferred first.
 
@@ -45,12 +45,15 @@ def candidates(
     then precision) and one line per entry left out, with the reason. An explicit ``backend`` that
     is not installed raises :class:`BackendUnavailable` naming the pip extra; one the bundle lacks,
     BundleError; an unknown backend or precision name, UsageError with the closest valid one.
+    ``probe=False`` skips the backends' availability checks (which import their libraries): the
+    self-check uses it when its per-machine cache already knows what runs here (an explicit
+    ``backend`` is still checked: it is the one that will be loaded).
     """
     if precision is not None:
         check_precision(precision)
     table = backends()
     if backend is not None:
-        reason = get_backend(backend).unavailable()
+        reason = get_backend(backend).unavailable()  # the one asked for is loaded anyway
         if reason is not None:
             raise BackendUnavailable(reason)
         bundle.model(backend, precision)  # BundleError naming what the bundle has
@@ -75,7 +78,7 @@ def candidates(
             note = entry.extra.get("note")
             skipped.append(f"{what} (lacks {', '.join(missing)}" + (f"; {note})" if note else ")"))
             continue
-        reason = spec.unavailable()
+        reason = spec.unavailable() if probe else None
         if reason is not None:
             skipped.append(f"{what} ({reason})")
             continue

@@ -228,3 +228,59 @@ def test_other_decoder_pixels_recompute_the_reference_here(golden_bundle: Path, 
     assert not load_golden(b).exact
     rt = create_runtime(b, backend="onnxruntime", precision="fp32")
     assert rt.selection.checks[0].status == "faithful"  # judged against FP32 computed on this machine
+
+
+# ------------------------------------------------------------------------ start-up of a cached choice
+def test_cached_choice_loads_only_the_chosen_backend(golden_bundle: Path, _fresh_cache: Path) -> None:
+    """A second process with the machine's cache imports only the chosen backend's library: the key is
+    built from pip metadata and no backend is probed (OpenVINO's import alone costs 0.1-0.25 s)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("openvino")
+    code = (
+        "import json, sys\n"
+        "from edge_screen.bundle import load_bundle\n"
+        "from edge_screen.selfcheck import select_runtime\n"
+        f"sel = select_runtime(load_bundle({str(golden_bundle)!r}), timing_s=0.05).selection\n"
+        "print(json.dumps({'chosen': sel.backend, 'cached': sel.cached,"
+        " 'imported': sorted(m for m in ('onnxruntime', 'openvino') if m in sys.modules)}))\n"
+    )
+    env = {**__import__("os").environ, "EDGE_SCREEN_CACHE": str(_fresh_cache)}
+    first, second = (json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                               check=True, timeout=300).stdout.splitlines()[-1]) for _ in range(2))  # fmt: skip
+    assert not first["cached"] and first["imported"] == ["onnxruntime", "openvino"]  # the first start probes both
+    assert second["cached"] and second["chosen"] == first["chosen"]
+    assert second["imported"] == [first["chosen"]]
+
+
+def test_machine_fingerprint_imports_no_backend_library() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom edge_screen.selfcheck import machine_fingerprint\nm = machine_fingerprint()\n"
+            "print(m['libraries']['onnxruntime'], [x for x in ('onnxruntime', 'openvino', 'tensorrt') if x in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout
+    import onnxruntime
+
+    assert out.strip() == f"onnxruntime {onnxruntime.__version__} []"
+
+
+def test_cached_choice_that_no_longer_loads_is_checked_again(golden_bundle: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    b = load_bundle(golden_bundle)
+    first = selfcheck.select_runtime(b, timing_s=0.05).selection
+    monkeypatch.setattr(selfcheck, "_MEMO", {})
+    real_load, calls = selfcheck._load, []
+
+    def broken_once(bundle, entry, threads, device):  # noqa: ANN001, ANN202 - the library broke after the check
+        calls.append(f"{entry.backend}/{entry.precision}")
+        if len(calls) == 1:
+            raise BackendUnavailable(f"{entry.backend} cannot be imported (a half-removed install)")
+        return real_load(bundle, entry, threads, device)
+
+    monkeypatch.setattr(selfcheck, "_load", broken_once)
+    with caplog.at_level(logging.WARNING, logger="edge_screen.selfcheck"):
+        again = selfcheck.select_runtime(b, timing_s=0.05).selection
+    assert calls[0] == first.name and not again.cached  # checked again, not a crash
+    assert "no longer loads here" in caplog.text
