@@ -60,10 +60,42 @@ def disable_openvino_telemetry() -> bool:
     return True
 
 
-def import_openvino() -> Any:
-    """``import openvino`` with telemetry off (:func:`disable_openvino_telemetry`); ImportError if absent."""
+_CONVERTER = "openvino.tools.ovc"
+
+
+def import_openvino(*, converter: bool = True) -> Any:
+    """``import openvino`` with telemetry off (:func:`disable_openvino_telemetry`); ImportError if absent.
+
+    ``converter=False`` (the runtime) skips OpenVINO's model converter, which ``import openvino``
+    otherwise imports for ``openvino.convert_model``: ~0.1-0.15 s of a 2-core machine's start-up,
+    and inference reads ONNX/IR without it. A later ``import_openvino()`` adds it back.
+    """
     disable_openvino_telemetry()
-    return importlib.import_module("openvino")
+    if converter or "openvino" in sys.modules:
+        ov = importlib.import_module("openvino")
+        if converter and "convert_model" not in vars(ov):  # imported by the runtime, without it
+            from openvino.tools.ovc import convert_model  # noqa: PLC0415
+
+            ov.convert_model = convert_model
+        return ov
+    # openvino/__init__.py does `try: from openvino.tools.ovc import convert_model except ImportError`;
+    # a None entry in sys.modules makes exactly that import fail, and is removed right after.
+    sys.modules[_CONVERTER] = None  # type: ignore[assignment]
+    try:
+        ov = importlib.import_module("openvino")
+    finally:
+        if sys.modules.get(_CONVERTER, 0) is None:
+            del sys.modules[_CONVERTER]
+    if "convert_model" not in vars(ov) and "__getattr__" not in vars(ov):
+        # code that later uses `openvino.convert_model` (NNCF, a user's script) still finds it:
+        # a module __getattr__ (PEP 562) imports the converter on first use
+        def __getattr__(name: str) -> Any:  # noqa: N807
+            if name == "convert_model":
+                return import_openvino().convert_model
+            raise AttributeError(f"module 'openvino' has no attribute {name!r}")
+
+        ov.__getattr__ = __getattr__
+    return ov
 
 
 _MISSING = "OpenVINO is not installed: pip install 'edge-screen[openvino]'"
@@ -71,7 +103,7 @@ _MISSING = "OpenVINO is not installed: pip install 'edge-screen[openvino]'"
 
 def _unavailable() -> str | None:
     try:
-        import_openvino()
+        import_openvino(converter=False)
     except ImportError:
         return _MISSING
     return None
@@ -92,7 +124,7 @@ BACKEND = Backend(
 
 def _ov() -> Any:
     try:
-        return import_openvino()
+        return import_openvino(converter=False)
     except ImportError as exc:
         raise BackendUnavailable(_MISSING) from exc
 
@@ -115,7 +147,7 @@ class OpenVinoRuntime(Runtime):
     def library_version(cls) -> str | None:
         if not cls.is_available():
             return None
-        return str(import_openvino().get_version())
+        return str(import_openvino(converter=False).get_version())
 
     def __init__(self, bundle, entry, *, threads=None, device=None) -> None:  # noqa: ANN001
         super().__init__(bundle, entry, threads=threads, device=device)
