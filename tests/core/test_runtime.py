@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,36 @@ def test_onnxruntime_contract_and_behaviour(tiny_bundle: Path) -> None:
     # the heatmap peaks on the bright patch (rows 10.., cols 30.. at input scale; /4 on the map)
     r, c = np.unravel_index(heat[2].argmax(), heat[2].shape)
     assert 2 <= r <= 8 and 7 <= c <= 13
+
+
+def test_onnxruntime_reuses_its_optimised_graph_per_machine(tiny_bundle: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    from edge_screen.runtimes.onnxruntime import OnnxRuntime, optimized_cache_dir
+
+    monkeypatch.setenv("EDGE_SCREEN_CACHE", str(tmp_path / "cache"))
+    b = load_bundle(tiny_bundle)
+    entry = b.model("onnxruntime", "fp32")
+    first = OnnxRuntime(b, entry, threads=1)
+    [saved] = optimized_cache_dir().glob("*.onnx")
+    second = OnnxRuntime(b, entry, threads=1)
+    assert (first.optimized_cache, second.optimized_cache) == ("written", "hit")
+    x = _batch()
+    for a, c in zip(first.run(x), second.run(x)):
+        np.testing.assert_array_equal(a, c)
+    saved.write_bytes(saved.read_bytes()[:100])  # truncated (a full disk, a crash): rebuilt, not a failure
+    with caplog.at_level("WARNING"):
+        third = OnnxRuntime(b, entry, threads=1)
+    assert third.optimized_cache == "written" and "rebuilding it" in caplog.text
+    np.testing.assert_array_equal(third.run(x)[0], first.run(x)[0])
+    optimized_cache_dir().chmod(0o500)  # read-only cache: the graph is optimised in memory, as before
+    try:
+        for f in optimized_cache_dir().glob("*.onnx"):
+            f.unlink() if os.access(optimized_cache_dir(), os.W_OK) else None
+        fourth = OnnxRuntime(b, entry, threads=1)
+        np.testing.assert_array_equal(fourth.run(x)[0], first.run(x)[0])
+    finally:
+        optimized_cache_dir().chmod(0o700)
 
 
 def test_all_zero_heatmap_stays_zero(tiny_bundle: Path) -> None:
