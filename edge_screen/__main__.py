@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from edge_screen.cli import main
+from edge_screen.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -227,3 +227,26 @@ def test_console_script_help() -> None:
         pytest.skip(f"console script not installed next to {sys.executable} (pip install -e .)")
     res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "screen" in res.stdout and "info" in res.stdout
+
+
+def test_console_script_after_screen_flushes_everything_runs_atexit_and_keeps_the_exit_code(
+        tiny_bundle: Path, image_tree: Path, tmp_path: Path) -> None:  # fmt: skip
+    """``run()`` skips Python's teardown after ``screen`` (os._exit): nothing written may be lost,
+    the atexit handlers still run, and the exit code is the command's."""
+    script = ("import atexit, sys\n"
+              "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+              "from edge_screen.cli import run\n"
+              "sys.argv = ['edge-screen', *sys.argv[1:]]\n"
+              "run()\n")  # fmt: skip
+    out_file = tmp_path / "out.jsonl"
+    args = [sys.executable, "-c", script, "screen", str(image_tree), "--bundle", str(tiny_bundle), "--json",
+            "--threads", "1"]  # fmt: skip
+    with out_file.open("w") as f:  # a file, not a pipe: fully buffered, so an unflushed buffer would be lost
+        res = subprocess.run(args, stdout=f, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert len(rows) == 3 and all(r["verdict"] for r in rows)
+    assert res.stderr.strip().splitlines()[-1] == "atexit ran"
+    missing = subprocess.run([*args[:4], str(tmp_path / "nope.jpg"), *args[5:]], capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+    assert missing.returncode == cli.EXIT_FAILED and "atexit ran" in missing.stderr

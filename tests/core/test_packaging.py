@@ -70,4 +70,4 @@ def test_installed_entry_points_match_pyproject() -> None:
     installed = {ep.name: ep.value for ep in metadata.entry_points(group="edge_screen.commands")}
     assert installed == declared, "re-run `pip install -e .` after changing entry points"
     scripts = {ep.name: ep.value for ep in metadata.entry_points(group="console_scripts") if ep.name.startswith("edge-screen")}
-    assert scripts.get("edge-screen") == "edge_screen.cli:main"
+    assert scripts.get("edge-screen") == _pyproject()["project"]["scripts"]["edge-screen"] == "edge_screen.cli:run"
