@@ -52,8 +52,13 @@ def _check_map(heatmap: np.ndarray) -> np.ndarray:
 
 def colorize(heatmap: np.ndarray, *, colormap: str = "jet") -> np.ndarray:
     """(H, W) float 0..1 -> (H, W, 3) uint8 RGB via an OpenCV colour map."""
-    h = _check_map(heatmap)
-    bgr = cv2.applyColorMap(np.round(h * 255.0).astype(np.uint8), _colormap_id(colormap))
+    return _colorize(_check_map(heatmap), colormap)
+
+
+def _colorize(h: np.ndarray, colormap: str) -> np.ndarray:
+    """``h``: a checked (H, W) float32 map in 0..1."""
+    # convertScaleAbs rounds to 0..255 like np.round(h * 255), in ~0.05 ms instead of ~8 ms (1072x712)
+    bgr = cv2.applyColorMap(cv2.convertScaleAbs(h, alpha=255.0), _colormap_id(colormap))
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -85,8 +90,8 @@ def overlay(rgb: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.45, colorm
     h = _check_map(heatmap)
     if h.shape != img.shape[:2]:
         h = cv2.resize(h, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
-    color = colorize(h, colormap=colormap)
-    w = (alpha * h).astype(np.float32, copy=False)
+    color = _colorize(h, colormap)
+    w = h * np.float32(alpha)
     # per-pixel blend in OpenCV's vectorised C++ (numpy float maths took ~20 ms on a 1072x712 image);
     # weights sum to 1, so out = img * (1 - w) + color * w
     return cv2.blendLinear(np.ascontiguousarray(img), color, 1.0 - w, w)

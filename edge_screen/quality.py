@@ -391,11 +391,15 @@ def colour_measures(image: np.ndarray | AnalysisCopy, fov: FieldOfView) -> dict[
     h, w = view.rgb.shape[:2]
     r = 0.95 * disc.radius
     yy, xx = np.ogrid[0:h, 0:w]
-    px = view.rgb.reshape(-1, 3)[(((xx - disc.cx) ** 2 + (yy - disc.cy) ** 2) <= r * r).ravel()].astype(np.float32)
-    mx, mn = px.max(axis=1), px.min(axis=1)
-    lit = mx > 16
-    if np.count_nonzero(lit) < 50:
+    red, green, blue = cv2.split(view.rgb)
+    top = view.max_channel
+    # per-pixel max/min as whole-image uint8 operations: a reduction over the 3-wide axis of an
+    # (N, 3) array cost 2.4 of this function's 3.3 ms on a 2-core EPYC
+    sel = (((xx - disc.cx) ** 2 + (yy - disc.cy) ** 2) <= r * r) & (top > 16)
+    if np.count_nonzero(sel) < 50:
         return {"saturation": float("nan"), "red_fraction": float("nan")}
-    px, mx, mn = px[lit], mx[lit], mn[lit]
+    mx = top[sel].astype(np.float32)
+    mn = cv2.min(cv2.min(red, green), blue)[sel].astype(np.float32)
+    sums = [int(c[sel].sum(dtype=np.int64)) for c in (red, green, blue)]
     return {"saturation": float(np.median((mx - mn) / mx)),
-            "red_fraction": float(px[:, 0].sum() / max(float(px.sum()), 1.0))}
+            "red_fraction": float(sums[0] / max(sum(sums), 1))}
