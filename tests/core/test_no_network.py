@@ -112,3 +112,21 @@ def test_openvino_is_imported_with_its_telemetry_stubbed() -> None:
             "print(sys.modules['openvino_telemetry'] is None, telemetry_utils.tm.__name__)\n")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.split() == ["True", "openvino.tools.ovc.telemetry_stub"]
+
+
+def test_runtime_imports_openvino_without_its_converter_and_the_converter_stays_reachable() -> None:
+    """The runtime skips openvino.tools.ovc (start-up time); code that later wants
+    ``openvino.convert_model`` (the exporters, NNCF, a user's script) still gets it, telemetry-free."""
+    pytest.importorskip("openvino")
+    code = ("import sys\n"
+            "from edge_screen.runtimes.openvino import import_openvino\n"
+            "ov = import_openvino(converter=False)\n"
+            "print('openvino.tools.ovc' in sys.modules, callable(ov.Core))\n"
+            "import openvino\n"
+            "fn = openvino.convert_model\n"
+            "from openvino.tools.ovc import telemetry_utils\n"
+            "print(fn.__module__, telemetry_utils.tm.__name__, sys.modules['openvino_telemetry'] is None)\n"
+            "print(import_openvino().convert_model is fn)\n")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.split() == ["False", "True", "openvino.tools.ovc.convert", "openvino.tools.ovc.telemetry_stub", "True",
+                           "True"]  # fmt: skip
