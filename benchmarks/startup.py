@@ -91,6 +91,9 @@ def measure_cli(cfg: BenchmarkConfig, *, image: Path, work: Path) -> list[dict]:
     t = max(cfg.threads)
     jobs = [("cli/version", [*base, "--version"], None)]
     if cfg.bundle is not None:
+        # what a user types: the machine's measured choice (the self-check cache of run 0 is reused)
+        jobs.append((f"cli/default/t{t}", [*base, "screen", str(image), "--bundle", str(cfg.bundle), "--threads", str(t),
+                                           "--json"], "default"))  # fmt: skip
         for e in load_bundle(cfg.bundle).models:
             try:
                 cls = get_runtime_class(e.backend)
@@ -105,7 +108,8 @@ def measure_cli(cfg: BenchmarkConfig, *, image: Path, work: Path) -> list[dict]:
         env[var] = str(t)
     out = []
     for cid, cmd, entry in jobs:
-        cell: dict = {"id": cid, "kind": "cli", "backend": entry.backend if entry else "none", "status": "ok",
+        backend = entry if isinstance(entry, str) else entry.backend if entry else "none"
+        cell: dict = {"id": cid, "kind": "cli", "backend": backend, "status": "ok",
                       "error": None,
                       "command": " ".join(Path(c).name if i == 0 or os.sep in c else c for i, c in enumerate(cmd))}
         samples, reported = [], []
@@ -119,7 +123,11 @@ def measure_cli(cfg: BenchmarkConfig, *, image: Path, work: Path) -> list[dict]:
             if i:
                 samples.append(wall)
                 if entry is not None:
-                    reported.append(json.loads(proc.stdout.splitlines()[-1])["timings_ms"]["total"])
+                    line = json.loads(proc.stdout.splitlines()[-1])
+                    reported.append(line["timings_ms"]["total"])
+                    if entry == "default":
+                        sel = line.get("selection") or {}
+                        cell["chosen"] = f"{line['backend']}/{sel.get('precision', '?')}"
         if cell["status"] == "ok":
             cell["wall_ms"] = summarize(samples)
             if reported:

@@ -173,6 +173,8 @@ def test_smoke_benchmark_writes_valid_results(smoke_run) -> None:
                                                   rel=0.05, abs=2e-3)
     cli = ok["cli/onnxruntime/fp32/t1"]
     assert cli["kind"] == "cli" and cli["wall_ms"]["n"] == 1 and cli["screen_total_ms"]["p50"] > 0
+    default = ok["cli/default/t1"]  # what a user types: no --backend/--precision, the machine's choice
+    assert "--backend" not in default["command"] and default["chosen"].split("/")[0] in {"onnxruntime", "openvino"}
     row = next(r for r in doc["ratios"] if r["cell"] == "student/onnxruntime/fp32/native/t1")
     assert row["e2e_minus_model_p50_ms"]["target"] == "<= 8" and row["cli_single_image_ms"]["value"] > 0
     assert ort["cpu_busy"]["own_cores"] >= 0
