@@ -231,9 +231,11 @@ def test_other_decoder_pixels_recompute_the_reference_here(golden_bundle: Path, 
 
 
 # ------------------------------------------------------------------------ start-up of a cached choice
-def test_cached_choice_loads_only_the_chosen_backend(golden_bundle: Path, _fresh_cache: Path) -> None:
+@pytest.mark.parametrize("fastest", ["onnxruntime", "openvino"])
+def test_cached_choice_loads_only_the_chosen_backend(golden_bundle: Path, _fresh_cache: Path, fastest: str) -> None:
     """A second process with the machine's cache imports only the chosen backend's library: the key is
     built from pip metadata and no backend is probed (OpenVINO's import alone costs 0.1-0.25 s)."""
+    import os
     import subprocess
     import sys
 
@@ -246,12 +248,23 @@ def test_cached_choice_loads_only_the_chosen_backend(golden_bundle: Path, _fresh
         "print(json.dumps({'chosen': sel.backend, 'cached': sel.cached,"
         " 'imported': sorted(m for m in ('onnxruntime', 'openvino') if m in sys.modules)}))\n"
     )
-    env = {**__import__("os").environ, "EDGE_SCREEN_CACHE": str(_fresh_cache)}
-    first, second = (json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                               check=True, timeout=300).stdout.splitlines()[-1]) for _ in range(2))  # fmt: skip
+    env = {**os.environ, "EDGE_SCREEN_CACHE": str(_fresh_cache)}
+
+    def start() -> dict:
+        res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        return json.loads(res.stdout.splitlines()[-1])
+
+    first = start()
     assert not first["cached"] and first["imported"] == ["onnxruntime", "openvino"]  # the first start probes both
-    assert second["cached"] and second["chosen"] == first["chosen"]
-    assert second["imported"] == [first["chosen"]]
+    [path] = (_fresh_cache / "selfcheck").glob("*.json")
+    data = json.loads(path.read_text())  # make `fastest` the measured winner, whatever this machine timed
+    for name, check in data["checks"].items():
+        check["latency_ms"] = 1.0 if name.startswith(fastest + "/") and check["status"] == "faithful" else 100.0
+    path.write_text(json.dumps(data))
+    second = start()
+    assert second["cached"] and second["chosen"] == fastest
+    assert second["imported"] == [fastest]
 
 
 def test_machine_fingerprint_imports_no_backend_library() -> None:
