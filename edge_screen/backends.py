@@ -75,18 +75,14 @@ class Backend:
             return f"{self.name} is not usable here: its availability check failed ({type(exc).__name__}: {exc})"
 
     def installed(self) -> str | None:
-        """Which version is installed (``"openvino 2026.4.1"``), read from pip's metadata without
-        importing the library; None when none of its ``distributions`` is installed.
+        """Which version is installed (``"openvino 2026.4.1"``), from pip's metadata without importing
+        the library; None when it is not installed.
 
-        A backend that declares no distributions falls back to its runtime's ``library_version()``
-        (which may import the library). The self-check's cache key uses this, so a cached choice
-        does not import every backend at each start.
+        When none of its ``distributions`` has metadata (a plug-in that declares none; TensorRT from
+        JetPack's apt packages) the runtime's ``library_version()`` answers, which imports the
+        library (a missing one fails fast). The self-check's cache key and the app's Settings use
+        this, so neither imports every backend.
         """
-        if not self.distributions:
-            try:
-                return self.runtime_class().library_version() if self.unavailable() is None else None
-            except Exception as exc:  # a broken optional install  # noqa: BLE001
-                return f"error: {type(exc).__name__}"
         from importlib import metadata
 
         found = []
@@ -95,7 +91,12 @@ class Backend:
                 found.append(f"{dist} {metadata.version(dist)}")
             except metadata.PackageNotFoundError:
                 continue
-        return ", ".join(found) or None
+        if found:
+            return ", ".join(found)
+        try:
+            return self.runtime_class().library_version() if self.unavailable() is None else None
+        except Exception as exc:  # a broken optional install  # noqa: BLE001
+            return f"error: {type(exc).__name__}"
 
     def runtime_class(self) -> type:
         """Import and return the runtime class, a :class:`~edge_screen.runtimes.base.Runtime` subclass

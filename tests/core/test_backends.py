@@ -55,6 +55,32 @@ def test_reading_the_registry_imports_no_inference_library() -> None:
     assert names[:3] == BUILT_IN and heavy == []
 
 
+def test_installed_versions_come_from_pip_metadata_without_importing_the_libraries() -> None:
+    """What the self-check key and the app's Settings page use: no library import for the built-ins."""
+    code = ("import sys, json\nfrom edge_screen.backends import backends\n"
+            "v = {n: b.installed() for n, b in backends().items()}\n"
+            "print(json.dumps([v, [m for m in ('onnxruntime', 'openvino') if m in sys.modules]]))\n")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    versions, imported = json.loads(out.stdout)
+    import onnxruntime
+
+    assert versions["onnxruntime"] == f"onnxruntime {onnxruntime.__version__}" and imported == []
+    from edge_screen.runtime import available_backends
+
+    assert ("tensorrt" in available_backends()) == (versions["tensorrt"] is not None)
+
+
+def test_installed_falls_back_to_the_runtime_when_no_distribution_has_metadata() -> None:
+    from dataclasses import replace
+
+    ort = reg.get_backend("onnxruntime")
+    import onnxruntime
+
+    assert replace(ort, distributions=("no-such-dist-xyz",)).installed() == onnxruntime.__version__
+    gone = replace(ort, distributions=("no-such-dist-xyz",), check=lambda: "not here: pip install it")
+    assert gone.installed() is None
+
+
 def test_unknown_names_say_what_is_valid_and_the_closest() -> None:
     with pytest.raises(UsageError, match=r"unknown backend 'openvno'; valid: tensorrt, openvino, onnxruntime.*"
                                          r"Did you mean 'openvino'\?"):
