@@ -348,7 +348,11 @@ def _stdout_failed(exc: OSError) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edge-screen`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    verbosity = sum(a.count("v") for a in argv if a.startswith("-") and set(a[1:]) == {"v"}) + argv.count("--verbose")
+    # -v / -vv / --verbose count wherever they are ("edge-screen screen photo.jpg -v" too), up to "--"
+    cut = argv.index("--") if "--" in argv else len(argv)
+    flags = [i for i, a in enumerate(argv[:cut]) if a == "--verbose" or (a.startswith("-") and set(a[1:]) == {"v"})]
+    verbosity = sum(argv[i].count("v") if argv[i] != "--verbose" else 1 for i in flags)
+    argv = [a for i, a in enumerate(argv) if i not in set(flags)]
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="edge-screen: %(levelname)s: %(message)s")
     # The command is the first word that is not an option (the top-level options take no value).

@@ -250,3 +250,13 @@ def test_console_script_after_screen_flushes_everything_runs_atexit_and_keeps_th
     missing = subprocess.run([*args[:4], str(tmp_path / "nope.jpg"), *args[5:]], capture_output=True, text=True,
                              timeout=300)  # fmt: skip
     assert missing.returncode == cli.EXIT_FAILED and "atexit ran" in missing.stderr
+
+
+def test_verbose_flag_is_accepted_after_the_command(tiny_bundle: Path, image_tree: Path, capsys) -> None:
+    """Technicians type the flag at the end ("edge-screen screen photo.jpg -v"): no usage error."""
+    img = str(image_tree / "a.png")
+    for flags in (["-v"], ["-vv"], ["--verbose"]):
+        code, out, err = _run_main(["screen", img, "--bundle", str(tiny_bundle), "--threads", "1", *flags], capsys)
+        assert code == 0 and "unrecognized arguments" not in err and "a.png" in out
+    code, out, err = _run_main(["screen", "--bundle", str(tiny_bundle), "--", "-v"], capsys)  # after --: a path
+    assert code != 0 and "-v" in err
