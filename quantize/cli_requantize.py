@@ -51,7 +51,7 @@ def requantize_bundle(
     """
     from edge_screen.bundle import BundleWriter, load_bundle
     from edge_screen.quantize import DEFAULT_FLOAT_CONVS
-    from edge_screen.quantize.export import OPENVINO_INT8, add_golden_set, write_int8_targets
+    from edge_screen.quantize.export import OPENVINO_INT8, add_golden_set, gate_reporter, write_int8_targets
     from edge_screen.quantize.ort_quant import DEFAULT_WEIGHT_BITS, WEIGHT_BITS
 
     bundle = load_bundle(bundle_path)
@@ -74,12 +74,30 @@ def requantize_bundle(
             raise UsageError(f"{what} images are {data.images.shape[1:]}, the model input is (3, {size}, {size})")
     order = [f for f in ("onnx", "openvino", "tensorrt") if f in formats]
     writer = BundleWriter(bundle.root, version=version)
+    after = None
+    if writer.manifest.get("gate") is not None:
+        # the rewritten INT8 graphs get new entries in reports/gate.json, measured as export measures them
+        after = gate_reporter(writer, bundle.root, fp32, _gate_training_report(bundle), calib, val, bundle.preprocessing)
     write_int8_targets(writer, bundle.root, fp32, [(f, "int8") for f in order], graph=None, size=size, calib=calib,
-                       val=val, max_auc_drop=None, int8=int8, openvino_int8=openvino_int8)  # fmt: skip
+                       val=val, max_auc_drop=None, int8=int8, openvino_int8=openvino_int8, after=after)  # fmt: skip
     writer.write()
     add_golden_set(bundle.root, golden if golden is not None else (val if val is not None else calib), golden_match,
                   golden_source)  # fmt: skip
     return bundle.root
+
+
+def _gate_training_report(bundle: Any) -> dict:
+    """The ``training`` part of the bundle's ``reports/gate.json`` (kept as it is when the INT8 entries change)."""
+    import json
+
+    from edge_screen.errors import BundleError
+    from edge_screen.quantize.gate_export import REPORT
+
+    rel = bundle.manifest.get("reports", {}).get(REPORT)
+    path = bundle.path(rel) if rel else None
+    if path is None or not path.is_file():
+        raise BundleError(f"{bundle.root} declares a learned gate but has no reports/{REPORT}.json; re-export it with --gate")
+    return json.loads(path.read_text(encoding="utf-8")).get("training", {})
 
 
 def _cmd_requantize(args: argparse.Namespace) -> int:

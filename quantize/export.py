@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from edge_screen.errors import UsageError
 from edge_screen.exporters import ExportJob, check_target, export_precisions, exporter_names, get_exporter
@@ -242,11 +242,7 @@ def export_bundle(
 
     fp32 = torch_to_onnx(graph, root / "onnx" / "model_fp32.onnx", input_size=size)
     writer.add_model("onnxruntime", "fp32", {"model": fp32})
-    gate_check = _gate_report(writer, root, fp32, "onnx", "fp32", gate_file, calib, val, prep) if heads else None
-
-    def gate_report(artifact: Path, format: str, precision: str) -> None:
-        if gate_check is not None and artifact != fp32:
-            _gate_report(writer, root, artifact, format, precision, gate_file, calib, val, prep, ref=gate_check)
+    gate_report = gate_reporter(writer, root, fp32, gate_file["report"], calib, val, prep) if heads else None
 
     # plain strings below: they become paths and messages (str() of a str-Enum is its name on Python 3.11)
     reports = write_int8_targets(writer, root, fp32, [(_name(f), _name(p)) for f, p in targets], graph=graph, size=size,
@@ -362,6 +358,24 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
     # a plug-in format (edge_screen.exporters): its own write() adds its entry to the bundle
     return get_exporter(format).run(ExportJob(writer=writer, root=root, fp32=fp32, graph=graph, precision=precision,
                                               input_size=size, calib=calib, val=val, options=dict(int8)))  # fmt: skip
+
+
+def gate_reporter(writer: Any, root: Path, fp32: Path, train_report: dict, calib: Any, val: Any,
+                  prep: Any) -> Callable[[Path, str, str], None]:  # fmt: skip
+    """Write the FP32 graph's entry of ``reports/gate.json`` now; return the ``after`` callback of
+    :func:`write_int8_targets` that writes every other graph's entry against it (``export`` and
+    ``requantize``: an INT8 model rewritten without its gate entry would leave a stale report).
+
+    ``train_report``: the ``training`` part of the report (from ``gate.pt`` or the bundle's report).
+    """
+    gate_file = {"report": train_report}
+    ref = _gate_report(writer, root, fp32, "onnx", "fp32", gate_file, calib, val, prep)
+
+    def after(artifact: Path, format: str, precision: str) -> None:
+        if artifact != fp32:
+            _gate_report(writer, root, artifact, format, precision, gate_file, calib, val, prep, ref=ref)
+
+    return after
 
 
 def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision: str, gate_file: dict, calib: Any,
