@@ -142,6 +142,8 @@ def export_bundle(
     golden: Any = None,
     golden_match: str | None = None,
     golden_source: str | None = None,
+    calibration_method: str | None = None,
+    percentile: float | None = None,
 ) -> ExportReport:
     """Export ``model`` (a FundusClassifier) into the bundle folder ``out`` (created or extended).
 
@@ -167,6 +169,9 @@ def export_bundle(
             without VNNI, :mod:`edge_screen.quantize.ort_quant`) or 8.
         openvino_int8: :class:`OpenVinoInt8`: ``qdq`` (OpenVINO runs the ONNX Runtime Q/DQ model) or
             ``nncf`` (an NNCF IR; forced by ``max_auc_drop``).
+        calibration_method: int8 ONNX Runtime / OpenVINO Q/DQ: activation ranges, ``minmax`` (default),
+            ``percentile`` (of |x|, ``percentile``, default 99.999) or ``entropy``
+            (:class:`~edge_screen.quantize.ort_quant.Calibration`); recorded in the manifest.
         golden: photos for the bundle's golden set (a labels.csv / folder, or a list of paths);
             default: the validation (else calibration) photos. ``golden_match``: file-name glob;
             ``golden_source``: their attribution (stored in the manifest).
@@ -176,23 +181,15 @@ def export_bundle(
     from edge_screen.quantize.cam import with_heatmap
     from edge_screen.quantize.model_spec import resolve_preprocessing
     from edge_screen.quantize.onnx_export import torch_to_onnx
-    from edge_screen.quantize import DEFAULT_FLOAT_CONVS
 
-    from edge_screen.quantize.ort_quant import DEFAULT_WEIGHT_BITS, WEIGHT_BITS
-
-    int8 = {"float_convs": DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs),
-            "bias_correction": bool(bias_correction),
-            "weight_bits": DEFAULT_WEIGHT_BITS if weight_bits is None else int(weight_bits)}  # fmt: skip
-    if int8["weight_bits"] not in WEIGHT_BITS:
-        raise UsageError(f"--int8-weights must be one of {WEIGHT_BITS}, got {weight_bits}")
+    int8 = int8_options(float_convs=float_convs, bias_correction=bias_correction, weight_bits=weight_bits,
+                        calibration_method=calibration_method, percentile=percentile)  # fmt: skip
     try:
         openvino_int8 = OpenVinoInt8(openvino_int8)
     except ValueError:
         raise UsageError(f"--openvino-int8 must be one of {', '.join(OPENVINO_INT8)}, got {openvino_int8!r}") from None
     if max_auc_drop is not None:
         openvino_int8 = OpenVinoInt8.NNCF  # accuracy control is NNCF's
-    if int8["float_convs"] < 0:
-        raise UsageError(f"--float-convs must be >= 0, got {float_convs}")
     targets = parse_targets(targets)
     if not targets:
         raise UsageError("nothing to export: give at least one (format, precision)")
@@ -255,6 +252,33 @@ def export_bundle(
                         heatmap_kind=graph.kind, targets=targets, quantization=reports, golden_images=n_golden)
 
 
+def int8_options(*, float_convs: int | None = None, bias_correction: bool = True, weight_bits: int | None = None,
+                 calibration_method: str | None = None, percentile: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """The INT8 recipe of ``export`` and ``requantize`` as the dict passed to the quantizers and recorded
+    with every INT8 model in the manifest (None: the default). Raises UsageError on invalid values."""
+    from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE
+    from edge_screen.quantize.ort_quant import DEFAULT_WEIGHT_BITS, WEIGHT_BITS
+
+    int8: dict[str, Any] = {"float_convs": DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs),
+                            "bias_correction": bool(bias_correction),
+                            "weight_bits": DEFAULT_WEIGHT_BITS if weight_bits is None else int(weight_bits),
+                            "calibration_method": str(getattr(calibration_method, "value", calibration_method)
+                                                      or "minmax")}  # fmt: skip
+    if int8["weight_bits"] not in WEIGHT_BITS:
+        raise UsageError(f"--int8-weights must be one of {WEIGHT_BITS}, got {weight_bits}")
+    if int8["float_convs"] < 0:
+        raise UsageError(f"--float-convs must be >= 0, got {float_convs}")
+    if int8["calibration_method"] not in CALIBRATIONS:
+        raise UsageError(f"--int8-calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration_method!r}")
+    if int8["calibration_method"] == "percentile":
+        int8["percentile"] = DEFAULT_PERCENTILE if percentile is None else float(percentile)
+        if not 50.0 < int8["percentile"] < 100.0:
+            raise UsageError(f"--int8-percentile must be in (50, 100), got {percentile}")
+    elif percentile is not None:
+        raise UsageError("--int8-percentile goes with --int8-calibration percentile")
+    return int8
+
+
 def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, graph: Any, size: int, calib: Any,
                        val: Any, max_auc_drop: float | None, int8: dict[str, Any], openvino_int8: str,
                        after: Any = None) -> dict[str, dict]:  # fmt: skip
@@ -303,7 +327,8 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
                   openvino_int8: str = "qdq") -> Path | None:  # fmt: skip
     """Write one artifact into the bundle; return the path used for the INT8 report (or None).
 
-    ``int8``: ``{"float_convs": K, "bias_correction": bool, "weight_bits": 7|8}``, recorded with
+    ``int8``: :func:`int8_options` (``float_convs``, ``bias_correction``, ``weight_bits``, ``calibration_method``
+    [, ``percentile``]), recorded with
     every INT8 model (TensorRT's S8S8 Q/DQ keeps 8-bit weights: GPUs accumulate in int32).
     """
     images = None if calib is None else calib.images
