@@ -59,6 +59,13 @@ def add_ptq_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--int8-weights", dest="weight_bits", type=int, choices=(7, 8), default=7,
                    help="int8 onnx/openvino weight bits (default 7: no int16 saturation on x86 CPUs without "
                         "VNNI; 8 only for VNNI/AMX/ARM-dotprod deployments, recorded as requires_isa)")
+    from edge_screen.quantize import CALIBRATIONS
+
+    p.add_argument("--int8-calibration", dest="calibration_method", choices=CALIBRATIONS, default="minmax",
+                   help="int8 onnx/openvino (Q/DQ) activation ranges (default minmax; percentile clips the rare "
+                        "extremes of |x|; what each gave on the default model: ort_quant.Calibration)")
+    p.add_argument("--int8-percentile", dest="percentile", type=float, default=None, metavar="P",
+                   help="with --int8-calibration percentile: the percentile of |x| kept (default 99.999)")
     p.add_argument("--openvino-int8", choices=OPENVINO_INT8, default="qdq",
                    help="openvino int8: run the ONNX Runtime Q/DQ model (qdq, default) or an NNCF IR (nncf)")
     p.add_argument("--golden", metavar="DATA", default=None,
@@ -79,7 +86,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                          version=args.version, crop=args.crop, float_convs=args.float_convs,
                          bias_correction=args.bias_correction, weight_bits=args.weight_bits,
                          openvino_int8=args.openvino_int8, golden=args.golden,
-                         golden_match=args.golden_match, golden_source=args.golden_source, gate=args.gate)  # fmt: skip
+                         golden_match=args.golden_match, golden_source=args.golden_source, gate=args.gate,
+                         calibration_method=args.calibration_method, percentile=args.percentile)  # fmt: skip
     print(f"bundle written: {report.root}")
     return 0
 

@@ -41,6 +41,8 @@ def requantize_bundle(
     golden_match: str | None = None,
     golden_source: str | None = None,
     version: str | None = None,
+    calibration_method: str | None = None,
+    percentile: float | None = None,
 ) -> Path:
     """Re-quantize the INT8 models of a bundle folder from its FP32 ONNX; returns the bundle root.
 
@@ -50,9 +52,7 @@ def requantize_bundle(
     those of :func:`~edge_screen.quantize.export.export_bundle`.
     """
     from edge_screen.bundle import BundleWriter, load_bundle
-    from edge_screen.quantize import DEFAULT_FLOAT_CONVS
-    from edge_screen.quantize.export import OPENVINO_INT8, add_golden_set, write_int8_targets
-    from edge_screen.quantize.ort_quant import DEFAULT_WEIGHT_BITS, WEIGHT_BITS
+    from edge_screen.quantize.export import OPENVINO_INT8, add_golden_set, gate_reporter, int8_options, write_int8_targets
 
     bundle = load_bundle(bundle_path)
     if bundle.source is not None:
@@ -63,23 +63,40 @@ def requantize_bundle(
     bad = sorted(set(formats) - set(_FORMAT_OF.values()))
     if bad or not formats:
         raise UsageError(f"formats {bad or formats} are not valid; valid: {', '.join(sorted(set(_FORMAT_OF.values())))}")
-    int8 = {"float_convs": DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs),
-            "bias_correction": bool(bias_correction),
-            "weight_bits": DEFAULT_WEIGHT_BITS if weight_bits is None else int(weight_bits)}  # fmt: skip
-    if int8["weight_bits"] not in WEIGHT_BITS or openvino_int8 not in OPENVINO_INT8:
-        raise UsageError(f"weight bits must be one of {WEIGHT_BITS} and --openvino-int8 one of {OPENVINO_INT8}")
+    int8 = int8_options(float_convs=float_convs, bias_correction=bias_correction, weight_bits=weight_bits,
+                        calibration_method=calibration_method, percentile=percentile)  # fmt: skip
+    if openvino_int8 not in OPENVINO_INT8:
+        raise UsageError(f"--openvino-int8 must be one of {', '.join(OPENVINO_INT8)}, got {openvino_int8!r}")
     size = bundle.preprocessing.input_size
     for what, data in (("calibration", calib), ("validation", val)):
         if data is not None and tuple(data.images.shape[1:]) != (3, size, size):
             raise UsageError(f"{what} images are {data.images.shape[1:]}, the model input is (3, {size}, {size})")
     order = [f for f in ("onnx", "openvino", "tensorrt") if f in formats]
     writer = BundleWriter(bundle.root, version=version)
+    after = None
+    if writer.manifest.get("gate") is not None:
+        # the rewritten INT8 graphs get new entries in reports/gate.json, measured as export measures them
+        after = gate_reporter(writer, bundle.root, fp32, _gate_training_report(bundle), calib, val, bundle.preprocessing)
     write_int8_targets(writer, bundle.root, fp32, [(f, "int8") for f in order], graph=None, size=size, calib=calib,
-                       val=val, max_auc_drop=None, int8=int8, openvino_int8=openvino_int8)  # fmt: skip
+                       val=val, max_auc_drop=None, int8=int8, openvino_int8=openvino_int8, after=after)  # fmt: skip
     writer.write()
     add_golden_set(bundle.root, golden if golden is not None else (val if val is not None else calib), golden_match,
                   golden_source)  # fmt: skip
     return bundle.root
+
+
+def _gate_training_report(bundle: Any) -> dict:
+    """The ``training`` part of the bundle's ``reports/gate.json`` (kept as it is when the INT8 entries change)."""
+    import json
+
+    from edge_screen.errors import BundleError
+    from edge_screen.quantize.gate_export import REPORT
+
+    rel = bundle.manifest.get("reports", {}).get(REPORT)
+    path = bundle.path(rel) if rel else None
+    if path is None or not path.is_file():
+        raise BundleError(f"{bundle.root} declares a learned gate but has no reports/{REPORT}.json; re-export it with --gate")
+    return json.loads(path.read_text(encoding="utf-8")).get("training", {})
 
 
 def _cmd_requantize(args: argparse.Namespace) -> int:
@@ -95,7 +112,8 @@ def _cmd_requantize(args: argparse.Namespace) -> int:
                              bias_correction=args.bias_correction, weight_bits=args.weight_bits,
                              openvino_int8=args.openvino_int8, golden=args.golden,
                              golden_match=args.golden_match, golden_source=args.golden_source,
-                             version=args.version)  # fmt: skip
+                             version=args.version, calibration_method=args.calibration_method,
+                             percentile=args.percentile)  # fmt: skip
     print(f"bundle re-quantized: {root}")
     return 0
 

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from edge_screen.errors import UsageError
 from edge_screen.exporters import ExportJob, check_target, export_precisions, exporter_names, get_exporter
@@ -142,6 +142,8 @@ def export_bundle(
     golden: Any = None,
     golden_match: str | None = None,
     golden_source: str | None = None,
+    calibration_method: str | None = None,
+    percentile: float | None = None,
 ) -> ExportReport:
     """Export ``model`` (a FundusClassifier) into the bundle folder ``out`` (created or extended).
 
@@ -167,6 +169,9 @@ def export_bundle(
             without VNNI, :mod:`edge_screen.quantize.ort_quant`) or 8.
         openvino_int8: :class:`OpenVinoInt8`: ``qdq`` (OpenVINO runs the ONNX Runtime Q/DQ model) or
             ``nncf`` (an NNCF IR; forced by ``max_auc_drop``).
+        calibration_method: int8 ONNX Runtime / OpenVINO Q/DQ: activation ranges, ``minmax`` (default),
+            ``percentile`` (of |x|, ``percentile``, default 99.999) or ``entropy``
+            (:class:`~edge_screen.quantize.ort_quant.Calibration`); recorded in the manifest.
         golden: photos for the bundle's golden set (a labels.csv / folder, or a list of paths);
             default: the validation (else calibration) photos. ``golden_match``: file-name glob;
             ``golden_source``: their attribution (stored in the manifest).
@@ -176,23 +181,15 @@ def export_bundle(
     from edge_screen.quantize.cam import with_heatmap
     from edge_screen.quantize.model_spec import resolve_preprocessing
     from edge_screen.quantize.onnx_export import torch_to_onnx
-    from edge_screen.quantize import DEFAULT_FLOAT_CONVS
 
-    from edge_screen.quantize.ort_quant import DEFAULT_WEIGHT_BITS, WEIGHT_BITS
-
-    int8 = {"float_convs": DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs),
-            "bias_correction": bool(bias_correction),
-            "weight_bits": DEFAULT_WEIGHT_BITS if weight_bits is None else int(weight_bits)}  # fmt: skip
-    if int8["weight_bits"] not in WEIGHT_BITS:
-        raise UsageError(f"--int8-weights must be one of {WEIGHT_BITS}, got {weight_bits}")
+    int8 = int8_options(float_convs=float_convs, bias_correction=bias_correction, weight_bits=weight_bits,
+                        calibration_method=calibration_method, percentile=percentile)  # fmt: skip
     try:
         openvino_int8 = OpenVinoInt8(openvino_int8)
     except ValueError:
         raise UsageError(f"--openvino-int8 must be one of {', '.join(OPENVINO_INT8)}, got {openvino_int8!r}") from None
     if max_auc_drop is not None:
         openvino_int8 = OpenVinoInt8.NNCF  # accuracy control is NNCF's
-    if int8["float_convs"] < 0:
-        raise UsageError(f"--float-convs must be >= 0, got {float_convs}")
     targets = parse_targets(targets)
     if not targets:
         raise UsageError("nothing to export: give at least one (format, precision)")
@@ -242,11 +239,7 @@ def export_bundle(
 
     fp32 = torch_to_onnx(graph, root / "onnx" / "model_fp32.onnx", input_size=size)
     writer.add_model("onnxruntime", "fp32", {"model": fp32})
-    gate_check = _gate_report(writer, root, fp32, "onnx", "fp32", gate_file, calib, val, prep) if heads else None
-
-    def gate_report(artifact: Path, format: str, precision: str) -> None:
-        if gate_check is not None and artifact != fp32:
-            _gate_report(writer, root, artifact, format, precision, gate_file, calib, val, prep, ref=gate_check)
+    gate_report = gate_reporter(writer, root, fp32, gate_file["report"], calib, val, prep) if heads else None
 
     # plain strings below: they become paths and messages (str() of a str-Enum is its name on Python 3.11)
     reports = write_int8_targets(writer, root, fp32, [(_name(f), _name(p)) for f, p in targets], graph=graph, size=size,
@@ -257,6 +250,33 @@ def export_bundle(
                             golden_source)  # fmt: skip
     return ExportReport(root=root, name=writer.manifest["name"], version=writer.manifest["version"], preprocessing=prep,
                         heatmap_kind=graph.kind, targets=targets, quantization=reports, golden_images=n_golden)
+
+
+def int8_options(*, float_convs: int | None = None, bias_correction: bool = True, weight_bits: int | None = None,
+                 calibration_method: str | None = None, percentile: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """The INT8 recipe of ``export`` and ``requantize`` as the dict passed to the quantizers and recorded
+    with every INT8 model in the manifest (None: the default). Raises UsageError on invalid values."""
+    from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE
+    from edge_screen.quantize.ort_quant import DEFAULT_WEIGHT_BITS, WEIGHT_BITS
+
+    int8: dict[str, Any] = {"float_convs": DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs),
+                            "bias_correction": bool(bias_correction),
+                            "weight_bits": DEFAULT_WEIGHT_BITS if weight_bits is None else int(weight_bits),
+                            "calibration_method": str(getattr(calibration_method, "value", calibration_method)
+                                                      or "minmax")}  # fmt: skip
+    if int8["weight_bits"] not in WEIGHT_BITS:
+        raise UsageError(f"--int8-weights must be one of {WEIGHT_BITS}, got {weight_bits}")
+    if int8["float_convs"] < 0:
+        raise UsageError(f"--float-convs must be >= 0, got {float_convs}")
+    if int8["calibration_method"] not in CALIBRATIONS:
+        raise UsageError(f"--int8-calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration_method!r}")
+    if int8["calibration_method"] == "percentile":
+        int8["percentile"] = DEFAULT_PERCENTILE if percentile is None else float(percentile)
+        if not 50.0 < int8["percentile"] < 100.0:
+            raise UsageError(f"--int8-percentile must be in (50, 100), got {percentile}")
+    elif percentile is not None:
+        raise UsageError("--int8-percentile goes with --int8-calibration percentile")
+    return int8
 
 
 def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, graph: Any, size: int, calib: Any,
@@ -307,7 +327,8 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
                   openvino_int8: str = "qdq") -> Path | None:  # fmt: skip
     """Write one artifact into the bundle; return the path used for the INT8 report (or None).
 
-    ``int8``: ``{"float_convs": K, "bias_correction": bool, "weight_bits": 7|8}``, recorded with
+    ``int8``: :func:`int8_options` (``float_convs``, ``bias_correction``, ``weight_bits``, ``calibration_method``
+    [, ``percentile``]), recorded with
     every INT8 model (TensorRT's S8S8 Q/DQ keeps 8-bit weights: GPUs accumulate in int32).
     """
     images = None if calib is None else calib.images
@@ -362,6 +383,24 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
     # a plug-in format (edge_screen.exporters): its own write() adds its entry to the bundle
     return get_exporter(format).run(ExportJob(writer=writer, root=root, fp32=fp32, graph=graph, precision=precision,
                                               input_size=size, calib=calib, val=val, options=dict(int8)))  # fmt: skip
+
+
+def gate_reporter(writer: Any, root: Path, fp32: Path, train_report: dict, calib: Any, val: Any,
+                  prep: Any) -> Callable[[Path, str, str], None]:  # fmt: skip
+    """Write the FP32 graph's entry of ``reports/gate.json`` now; return the ``after`` callback of
+    :func:`write_int8_targets` that writes every other graph's entry against it (``export`` and
+    ``requantize``: an INT8 model rewritten without its gate entry would leave a stale report).
+
+    ``train_report``: the ``training`` part of the report (from ``gate.pt`` or the bundle's report).
+    """
+    gate_file = {"report": train_report}
+    ref = _gate_report(writer, root, fp32, "onnx", "fp32", gate_file, calib, val, prep)
+
+    def after(artifact: Path, format: str, precision: str) -> None:
+        if artifact != fp32:
+            _gate_report(writer, root, artifact, format, precision, gate_file, calib, val, prep, ref=ref)
+
+    return after
 
 
 def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision: str, gate_file: dict, calib: Any,

@@ -193,3 +193,24 @@ def test_export_refuses_mixing_gates(bundle_dir, model, gate_file, tmp_path):
     other = tiny_classifier("linear", input_size=SIZE, seed=1)
     with pytest.raises(UsageError, match="another backbone"):
         export_bundle(other, tmp_path / "b", targets=[("onnx", "fp32")], gate=gate_file)
+
+
+def test_requantize_rewrites_the_gate_entries_of_the_int8_models(bundle_dir, tmp_path):
+    """`edge-screen requantize` redoes the INT8 graphs: their gate.json entries are measured again
+    (here on 8 new photos instead of the export's 16), the training part is kept, hashes stay valid."""
+    from edge_screen.quantize.cli_requantize import requantize_bundle
+
+    root = tmp_path / "b"
+    shutil.copytree(bundle_dir, root)
+    before = json.loads((root / "reports" / "gate.json").read_text())
+    assert {e["real_photos"]["n"] for e in before["precisions"].values()} == {16}
+    calib = ImageSet(_images(8, 7), np.full(8, -1), tuple(f"new{i}" for i in range(8)))
+    requantize_bundle(root, calib, formats=["onnx", "openvino"], version="0.0.2")
+    b = load_bundle(root)  # the rewritten report's hash is recorded
+    after = json.loads(b.path("reports/gate.json").read_text())
+    assert after["training"] == before["training"]
+    for key in ("onnxruntime/fp32", "onnxruntime/int8", "openvino/int8"):
+        assert after["precisions"][key]["real_photos"]["n"] == 8, key
+    for key in ("onnxruntime/int8", "openvino/int8"):
+        assert 0.0 <= after["precisions"][key]["vs_fp32"]["real_photo_decision_agreement"] <= 1.0
+    assert after["precisions"]["tensorrt/int8"] == before["precisions"]["tensorrt/int8"]  # not redone: kept
