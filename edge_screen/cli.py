@@ -179,7 +179,7 @@ def _add_screen(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--full-size", action="store_true",
                    help="draw the --heatmap-dir overlays at the photo's stored resolution (decodes each photo again; slower)")
     p.add_argument("--workers", type=non_negative_int, default=None,
-                   help="threads that decode and prepare the next images while the model runs (default: cores - 1, 1..4; 0 = none)")
+                   help="threads that decode and prepare the next images while the model runs (default: one per core, 1..4; 0 = none)")
     p.set_defaults(func=_cmd_screen)
 
 

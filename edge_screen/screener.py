@@ -218,12 +218,18 @@ def _failure(src: Any, exc: BaseException) -> ScreenFailure:
 
 
 def default_workers() -> int:
-    """Threads that prepare images while the model runs: the usable cores less one (1..4)."""
+    """Threads that prepare images while the model runs: one per usable core (1..4).
+
+    Not cores - 1: the model runs in bursts (a batch of 8 in ~60 ms), and between them a core left
+    for it idles while the decode (which releases the GIL) waits. Measured on a quiet 2-core EPYC,
+    ORT INT8, 20 camera JPEGs (12 MP), batch 8: 42.5 images/s with 1 worker, 54-60 with 2, 55-57
+    with 3, 36 with none (benchmarks/results/cpu-epyc-zen5-2c/NOTES.md).
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 2
-    return max(1, min(4, cores - 1))
+    return max(1, min(4, cores))
 
 
 class Screener:
