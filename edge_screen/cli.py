@@ -345,6 +345,18 @@ def _stdout_failed(exc: OSError) -> int:
     return EXIT_FAILED
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
+
+    @property
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001 - StreamHandler.__init__ assigns it
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edge-screen`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -355,6 +367,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = [a for i, a in enumerate(argv) if i not in set(flags)]
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="edge-screen: %(levelname)s: %(message)s")
+    notice = logging.getLogger("edge_screen.notice")  # selfcheck.NOTICE_LOGGER, without importing numpy here
+    if not notice.handlers:
+        shown = _StderrHandler()
+        shown.setFormatter(logging.Formatter("edge-screen: %(message)s"))
+        notice.addHandler(shown)
+        notice.setLevel(logging.INFO)
+        notice.propagate = False
     # The command is the first word that is not an option (the top-level options take no value).
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(plugins=command not in _NO_PLUGINS_NEEDED)

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from edge_screen.runtimes.base import Runtime
 
 log = logging.getLogger(__name__)
+#: Messages for the person waiting (the command line prints them without -v).
+NOTICE_LOGGER = "edge_screen.notice"
 
 CACHE_FORMAT = 1
 #: A reduced-precision model must beat the fastest FP32 model by this factor to be chosen.
@@ -391,8 +393,10 @@ def select_runtime(
     warnings: list[str] = []
     if todo:
         golden = load_golden(bundle)
-        log.info("first use of bundle %s on this machine: checking %s (a few seconds, once)", bundle.id,
-                 ", ".join(f"{e.backend}/{e.precision}" for e in todo))  # fmt: skip
+        # shown by the CLI even without -v (a first start takes seconds longer; say why, once)
+        logging.getLogger(NOTICE_LOGGER).info(
+            "first use of bundle %s on this machine: checking %s against the golden set (a few seconds, once)",
+            bundle.id, ", ".join(f"{e.backend}/{e.precision}" for e in todo))  # fmt: skip
         reference = None
         if golden is not None and not golden.exact:
             try:

@@ -260,3 +260,16 @@ def test_verbose_flag_is_accepted_after_the_command(tiny_bundle: Path, image_tre
         assert code == 0 and "unrecognized arguments" not in err and "a.png" in out
     code, out, err = _run_main(["screen", "--bundle", str(tiny_bundle), "--", "-v"], capsys)  # after --: a path
     assert code != 0 and "-v" in err
+
+
+def test_first_start_on_a_machine_says_why_it_takes_longer(tiny_bundle: Path, image_tree: Path, tmp_path: Path) -> None:
+    """The self-check runs once per machine and bundle; the person waiting is told, once, without -v."""
+    import os
+
+    env = {**os.environ, "EDGE_SCREEN_CACHE": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "edge_screen", "screen", str(image_tree / "a.png"), "--bundle", str(tiny_bundle),
+           "--threads", "1"]  # fmt: skip
+    first, second = (subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300) for _ in range(2))
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert "edge-screen: first use of bundle tiny@" in first.stderr and "once" in first.stderr
+    assert "first use" not in second.stderr and "a.png" in second.stdout
