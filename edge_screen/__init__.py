@@ -8,6 +8,8 @@ The runtime package never imports torch or PySide6. Training/export lives in
 from __future__ import annotations
 
 __version__ = "0.1.0"
+#: Logger for messages to the person waiting (the command line prints them without -v).
+NOTICE_LOGGER = "edge_screen.notice"
 
 from edge_screen.errors import (  # noqa: E402
     BackendUnavailable,

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from edge_screen import __version__
+from edge_screen import NOTICE_LOGGER, __version__
 from edge_screen.errors import EdgeScreenError, UsageError
 
 log = logging.getLogger(__name__)
@@ -345,6 +345,11 @@ def _stdout_failed(exc: OSError) -> int:
     return EXIT_FAILED
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The command: the first word that is not an option (the top-level options take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
 
@@ -364,18 +369,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     cut = argv.index("--") if "--" in argv else len(argv)
     flags = [i for i, a in enumerate(argv[:cut]) if a == "--verbose" or (a.startswith("-") and set(a[1:]) == {"v"})]
     verbosity = sum(argv[i].count("v") if argv[i] != "--verbose" else 1 for i in flags)
-    argv = [a for i, a in enumerate(argv) if i not in set(flags)]
+    argv = [a for i, a in enumerate(argv) if i not in frozenset(flags)] if flags else argv
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="edge-screen: %(levelname)s: %(message)s")
-    notice = logging.getLogger("edge_screen.notice")  # selfcheck.NOTICE_LOGGER, without importing numpy here
+    notice = logging.getLogger(NOTICE_LOGGER)
     if not notice.handlers:
         shown = _StderrHandler()
         shown.setFormatter(logging.Formatter("edge-screen: %(message)s"))
         notice.addHandler(shown)
         notice.setLevel(logging.INFO)
         notice.propagate = False
-    # The command is the first word that is not an option (the top-level options take no value).
-    command = next((a for a in argv if not a.startswith("-")), None)
+    command = _command(argv)
     parser = build_parser(plugins=command not in _NO_PLUGINS_NEEDED)
     args = parser.parse_args(argv)  # usage errors exit 2 here
     if getattr(args, "func", None) is None:
@@ -411,7 +415,7 @@ def run() -> None:
     """
     argv = sys.argv[1:]
     rc = main(argv)
-    if next((a for a in argv if not a.startswith("-")), None) == "screen":
+    if _command(argv) == "screen":
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

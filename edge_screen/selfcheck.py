@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edge_screen import NOTICE_LOGGER
 from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
 from edge_screen.fidelity import Fidelity, judge
 from edge_screen.golden import GoldenSet, load_golden
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
     from edge_screen.runtimes.base import Runtime
 
 log = logging.getLogger(__name__)
-#: Messages for the person waiting (the command line prints them without -v).
-NOTICE_LOGGER = "edge_screen.notice"
 
 CACHE_FORMAT = 1
 #: A reduced-precision model must beat the fastest FP32 model by this factor to be chosen.
