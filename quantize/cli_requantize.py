@@ -5,7 +5,8 @@ every INT8 artifact is quantized from), with the bundle's own preprocessing.
 
 * ``requantize BUNDLE --calib DATA [--val DATA]`` re-quantizes the bundle's INT8 models (or those
   named with ``--formats``) with the current INT8 recipe, rewrites ``reports/quantization.json`` and
-  the golden set.
+  the golden set. ``--int8-finetune EPOCHS [--finetune-data DATA]`` then fine-tunes the INT8 weights
+  against the FP32 graph (photos the report does not use; unlabelled is fine).
 * ``golden BUNDLE --images DATA [--match GLOB]`` only (re)writes the golden set (the self-check data).
 
 No torch import at module import time (the CLI registers these from entry points).
@@ -43,6 +44,9 @@ def requantize_bundle(
     version: str | None = None,
     calibration_method: str | None = None,
     percentile: float | None = None,
+    finetune_epochs: int = 0,
+    finetune_lr: float | None = None,
+    finetune: Any = None,
 ) -> Path:
     """Re-quantize the INT8 models of a bundle folder from its FP32 ONNX; returns the bundle root.
 
@@ -64,11 +68,12 @@ def requantize_bundle(
     if bad or not formats:
         raise UsageError(f"formats {bad or formats} are not valid; valid: {', '.join(sorted(set(_FORMAT_OF.values())))}")
     int8 = int8_options(float_convs=float_convs, bias_correction=bias_correction, weight_bits=weight_bits,
-                        calibration_method=calibration_method, percentile=percentile)  # fmt: skip
+                        calibration_method=calibration_method, percentile=percentile,
+                        finetune_epochs=finetune_epochs, finetune_lr=finetune_lr)  # fmt: skip
     if openvino_int8 not in OPENVINO_INT8:
         raise UsageError(f"--openvino-int8 must be one of {', '.join(OPENVINO_INT8)}, got {openvino_int8!r}")
     size = bundle.preprocessing.input_size
-    for what, data in (("calibration", calib), ("validation", val)):
+    for what, data in (("calibration", calib), ("validation", val), ("fine-tuning", finetune)):
         if data is not None and tuple(data.images.shape[1:]) != (3, size, size):
             raise UsageError(f"{what} images are {data.images.shape[1:]}, the model input is (3, {size}, {size})")
     order = [f for f in ("onnx", "openvino", "tensorrt") if f in formats]
@@ -78,7 +83,8 @@ def requantize_bundle(
         # the rewritten INT8 graphs get new entries in reports/gate.json, measured as export measures them
         after = gate_reporter(writer, bundle.root, fp32, _gate_training_report(bundle), calib, val, bundle.preprocessing)
     write_int8_targets(writer, bundle.root, fp32, [(f, "int8") for f in order], graph=None, size=size, calib=calib,
-                       val=val, max_auc_drop=None, int8=int8, openvino_int8=openvino_int8, after=after)  # fmt: skip
+                       val=val, max_auc_drop=None, int8=int8, openvino_int8=openvino_int8, after=after,
+                       finetune=finetune)  # fmt: skip
     writer.write()
     add_golden_set(bundle.root, golden if golden is not None else (val if val is not None else calib), golden_match,
                   golden_source)  # fmt: skip
@@ -102,10 +108,12 @@ def _gate_training_report(bundle: Any) -> dict:
 def _cmd_requantize(args: argparse.Namespace) -> int:
     from edge_screen.bundle import load_bundle
     from edge_screen.quantize.calib import load_image_set
+    from edge_screen.quantize.cli_export import finetune_set
 
     prep = load_bundle(args.bundle).preprocessing
     calib = load_image_set(args.calib, prep, limit=args.calib_images)
     val = load_image_set(args.val, prep, limit=None) if args.val else None
+    tune = finetune_set(args, prep)
     if val is not None and not val.labelled:
         raise UsageError(f"--val {args.val} needs labels of both classes (normal and abnormal) for the AUC")
     root = requantize_bundle(args.bundle, calib, val=val, formats=args.formats, float_convs=args.float_convs,
@@ -113,7 +121,8 @@ def _cmd_requantize(args: argparse.Namespace) -> int:
                              openvino_int8=args.openvino_int8, golden=args.golden,
                              golden_match=args.golden_match, golden_source=args.golden_source,
                              version=args.version, calibration_method=args.calibration_method,
-                             percentile=args.percentile)  # fmt: skip
+                             percentile=args.percentile, finetune_epochs=args.finetune_epochs,
+                             finetune_lr=args.finetune_lr, finetune=tune)  # fmt: skip
     print(f"bundle re-quantized: {root}")
     return 0
 

@@ -144,6 +144,9 @@ def export_bundle(
     golden_source: str | None = None,
     calibration_method: str | None = None,
     percentile: float | None = None,
+    finetune_epochs: int = 0,
+    finetune_lr: float | None = None,
+    finetune: Any = None,
 ) -> ExportReport:
     """Export ``model`` (a FundusClassifier) into the bundle folder ``out`` (created or extended).
 
@@ -172,6 +175,9 @@ def export_bundle(
         calibration_method: int8 ONNX Runtime / OpenVINO Q/DQ: activation ranges, ``minmax`` (default),
             ``percentile`` (of |x|, ``percentile``, default 99.999) or ``entropy``
             (:class:`~edge_screen.quantize.ort_quant.Calibration`); recorded in the manifest.
+        finetune_epochs: int8 ONNX Runtime / OpenVINO Q/DQ: > 0 fine-tunes the INT8 weights against the FP32
+            graph for this many epochs (:mod:`edge_screen.quantize.qdq_finetune`) on ``finetune`` (an
+            ImageSet, unlabelled is fine; default: ``calib``); ``finetune_lr`` in weight-grid steps.
         golden: photos for the bundle's golden set (a labels.csv / folder, or a list of paths);
             default: the validation (else calibration) photos. ``golden_match``: file-name glob;
             ``golden_source``: their attribution (stored in the manifest).
@@ -183,7 +189,8 @@ def export_bundle(
     from edge_screen.quantize.onnx_export import torch_to_onnx
 
     int8 = int8_options(float_convs=float_convs, bias_correction=bias_correction, weight_bits=weight_bits,
-                        calibration_method=calibration_method, percentile=percentile)  # fmt: skip
+                        calibration_method=calibration_method, percentile=percentile,
+                        finetune_epochs=finetune_epochs, finetune_lr=finetune_lr)  # fmt: skip
     try:
         openvino_int8 = OpenVinoInt8(openvino_int8)
     except ValueError:
@@ -244,7 +251,7 @@ def export_bundle(
     # plain strings below: they become paths and messages (str() of a str-Enum is its name on Python 3.11)
     reports = write_int8_targets(writer, root, fp32, [(_name(f), _name(p)) for f, p in targets], graph=graph, size=size,
                                  calib=calib, val=val, max_auc_drop=max_auc_drop, int8=int8,
-                                 openvino_int8=openvino_int8.value, after=gate_report)  # fmt: skip
+                                 openvino_int8=openvino_int8.value, after=gate_report, finetune=finetune)  # fmt: skip
     writer.write()
     n_golden = add_golden_set(root, golden if golden is not None else (val if val is not None else calib), golden_match,
                             golden_source)  # fmt: skip
@@ -253,7 +260,8 @@ def export_bundle(
 
 
 def int8_options(*, float_convs: int | None = None, bias_correction: bool = True, weight_bits: int | None = None,
-                 calibration_method: str | None = None, percentile: float | None = None) -> dict[str, Any]:  # fmt: skip
+                 calibration_method: str | None = None, percentile: float | None = None,
+                 finetune_epochs: int = 0, finetune_lr: float | None = None) -> dict[str, Any]:  # fmt: skip
     """The INT8 recipe of ``export`` and ``requantize`` as the dict passed to the quantizers and recorded
     with every INT8 model in the manifest (None: the default). Raises UsageError on invalid values."""
     from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE
@@ -276,15 +284,25 @@ def int8_options(*, float_convs: int | None = None, bias_correction: bool = True
             raise UsageError(f"--int8-percentile must be in (50, 100), got {percentile}")
     elif percentile is not None:
         raise UsageError("--int8-percentile goes with --int8-calibration percentile")
+    if finetune_epochs:
+        from edge_screen.quantize.qdq_finetune import DEFAULT_LR
+
+        int8["finetune_epochs"] = int(finetune_epochs)
+        int8["finetune_lr"] = DEFAULT_LR if finetune_lr is None else float(finetune_lr)
+        if int8["finetune_epochs"] < 0 or not int8["finetune_lr"] > 0:
+            raise UsageError(f"--int8-finetune must be >= 0 and --int8-finetune-lr > 0, got {finetune_epochs}, {finetune_lr}")
+    elif finetune_lr is not None:
+        raise UsageError("--int8-finetune-lr goes with --int8-finetune EPOCHS")
     return int8
 
 
 def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, graph: Any, size: int, calib: Any,
                        val: Any, max_auc_drop: float | None, int8: dict[str, Any], openvino_int8: str,
-                       after: Any = None) -> dict[str, dict]:  # fmt: skip
+                       after: Any = None, finetune: Any = None) -> dict[str, dict]:  # fmt: skip
     """Write each (format, precision) of ``targets`` (strings) from the FP32 ONNX ``fp32`` (``graph``: the
     torch heatmap graph, needed only for torch-tensorrt) and add the INT8 quantization reports;
     ``after(artifact, format, precision)`` is called for each model written (e.g. its gate report).
+    ``finetune``: ImageSet the INT8 fine-tuning (``int8["finetune_epochs"]``) reads (default: ``calib``).
 
     Returns: ``{"<backend>/int8": report entry}`` of the INT8 models written.
     """
@@ -295,7 +313,7 @@ def write_int8_targets(writer: Any, root: Path, fp32: Path, targets: Any, *, gra
         targets.insert(targets.index(("openvino", "int8")), ("onnx", "int8"))
     for format, precision in targets:
         artifact = _write_format(writer, root, fp32, graph, format, precision, size, calib, val, max_auc_drop, int8,
-                                 openvino_int8)  # fmt: skip
+                                 openvino_int8, finetune)  # fmt: skip
         if precision == "int8" and artifact is not None:
             reports[f"{_backend_of(format)}/int8"] = _add_report(writer, root, fp32, artifact, format, calib, val)
         if after is not None and artifact is not None:
@@ -324,7 +342,7 @@ def add_golden_set(root: Path, source: Any, match: str | None, attribution: str 
 
 def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, precision: str, size: int,
                   calib: Any, val: Any, max_auc_drop: float | None, int8: dict[str, Any],
-                  openvino_int8: str = "qdq") -> Path | None:  # fmt: skip
+                  openvino_int8: str = "qdq", finetune: Any = None) -> Path | None:  # fmt: skip
     """Write one artifact into the bundle; return the path used for the INT8 report (or None).
 
     ``int8``: :func:`int8_options` (``float_convs``, ``bias_correction``, ``weight_bits``, ``calibration_method``
@@ -337,17 +355,20 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
         if precision == "int8":
             from edge_screen.quantize.ort_quant import onnx_to_ort_int8
 
-            path = onnx_to_ort_int8(fp32, root / "onnx" / "model_int8_u8s8.onnx", images, **int8)
+            tune = None if finetune is None else finetune.images
+            path = onnx_to_ort_int8(fp32, root / "onnx" / "model_int8_u8s8.onnx", images, finetune_images=tune, **int8)
             writer.add_model("onnxruntime", "int8", {"model": path}, quantization="static QDQ U8S8 per-channel",
-                             **int8, **isa)  # fmt: skip
+                             **int8, **_finetune_fields(int8, images, tune), **isa)  # fmt: skip
             return path
         return None
     if format == "openvino" and precision == "int8" and openvino_int8 == "qdq":
         path = root / "onnx" / "model_int8_u8s8.onnx"
         if not path.is_file():
             raise UsageError("openvino int8 (qdq) needs the ONNX Runtime Q/DQ model first")
+        tune = None if finetune is None else finetune.images
         _replace_model(writer, "openvino", "int8", {"model": path}, quantization="ONNX Runtime static QDQ U8S8 "
-                       "per-channel, run by OpenVINO", inference_precision="f32", **int8, **isa)  # fmt: skip
+                       "per-channel, run by OpenVINO", inference_precision="f32", **int8,
+                       **_finetune_fields(int8, images, tune), **isa)  # fmt: skip
         return path
     if format == "openvino":
         from edge_screen.quantize.openvino_export import onnx_to_openvino
@@ -421,6 +442,14 @@ def _gate_report(writer: Any, root: Path, artifact: Path, format: str, precision
     entry = gate_export.precision_entry(gate, outs, infos, real, None if ref is None else (ref[0], ref[1]))
     gate_export.write_report(writer, root, gate_file["report"], f"{_backend_of(format)}/{precision}", entry)
     return outs, real, tensors, infos
+
+
+def _finetune_fields(int8: dict[str, Any], calib: Any, tune: Any) -> dict[str, Any]:
+    """Manifest fields of an INT8 model whose weights were fine-tuned: on how many photos."""
+    if not int8.get("finetune_epochs"):
+        return {}
+    data = calib if tune is None else tune
+    return {"finetune_images": 0 if data is None else len(data)}
 
 
 def _isa_fields(weight_bits: int) -> dict[str, Any]:
