@@ -6,6 +6,9 @@ drawn in proportion to every (``source_repo``, label) cell so all cameras shape 
 ``--gate N`` also writes ``DIR/gate.csv``: up to N photos of every (source, label) cell for
 ``edge-screen train-gate``, the source being the file-name prefix (``idrid_``, ``odir_``, ``airogs_``,
 ``srahim_``: the four sources, both ODIR-derived sets in one), drawn with its own seed (13).
+``--tune N`` also writes ``DIR/tune.csv``: N photos for the INT8 fine-tuning (``--int8-finetune``), drawn
+in the same proportions from the photos in neither calib.csv nor report.csv (the report must measure
+photos the fine-tuning did not see).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--report", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--gate", type=int, default=0, metavar="N", help="also write gate.csv: N photos per source x label")
+    ap.add_argument("--tune", type=int, default=0, metavar="N", help="also write tune.csv: N photos in neither set")
     a = ap.parse_args(argv)
     rows = []
     for path in map(Path, a.data):
@@ -34,18 +38,20 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         cells.setdefault((r.get("source_repo", ""), r.get("label", "")), []).append(r)
     rng = random.Random(a.seed)
-    calib, report = [], []
+    calib, report, tune = [], [], []
     for key in sorted(cells):
         group = cells[key][:]
         rng.shuffle(group)
         n_c = round(a.calib * len(group) / len(rows))
         n_r = round(a.report * len(group) / len(rows))
+        n_t = round(a.tune * len(group) / len(rows))
         calib += group[:n_c]
         report += group[n_c:n_c + n_r]
+        tune += group[n_c + n_r:n_c + n_r + n_t]
     fields = list(rows[0])
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, part in (("calib", calib), ("report", report)):
+    for name, part in (("calib", calib), ("report", report)) + ((("tune", tune),) if a.tune > 0 else ()):
         with open(out / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()

@@ -48,3 +48,27 @@ def test_from_jang_recipe_builds_a_bundle_that_screens(tmp_path: Path) -> None:
     photo = draw_fundus(7, True, 192)
     result = Screener(bundle, backend="onnxruntime", precision="int8").screen(photo)
     assert result.verdict in ("abnormal", "normal") and 0.0 <= result.probability <= 1.0
+
+
+def test_sample_csv_draws_a_tuning_set_apart_from_calib_and_report(tmp_path: Path) -> None:
+    """``--tune`` adds photos the INT8 report never measures, and leaves calib/report as they were."""
+    import csv
+
+    sys.path.insert(0, str(REPO / "quantize" / "recipes"))
+    import sample_csv
+
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "label", "source_label", "source_repo", "source_path"])
+        for i in range(200):
+            w.writerow([f"images/{'ab'[i % 2]}_{i:03d}.jpg", ("normal", "abnormal")[i % 2], "", f"repo{i % 4}", ""])
+
+    def draw(out: Path, *extra: str) -> dict[str, list[str]]:
+        sample_csv.main(["--data", str(labels), "--out", str(out), "--calib", "40", "--report", "40", *extra])
+        return {p.stem: [r["file"] for r in csv.DictReader(open(p, encoding="utf-8"))] for p in out.glob("*.csv")}
+
+    plain, tuned = draw(tmp_path / "a"), draw(tmp_path / "b", "--tune", "80")
+    assert set(plain) == {"calib", "report"} and set(tuned) == {"calib", "report", "tune"}
+    assert tuned["calib"] == plain["calib"] and tuned["report"] == plain["report"]
+    assert len(tuned["tune"]) == 80 and not set(tuned["tune"]) & (set(tuned["calib"]) | set(tuned["report"]))
