@@ -328,8 +328,9 @@ def test_default_bundle_path_points_at_a_bundle_or_none() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="bundle 2.1.0 (7-bit weights, one Q/DQ model for ONNX Runtime and OpenVINO) "
-                   "agrees with FP32 on 99.0% (ORT, TensorRT Q/DQ) and 98.5% (OpenVINO) of 200 photos, heatmap r "
-                   "0.91-0.92 (reports/quantization.json): the agreement and heatmap targets are not met yet; the "
+                   "agrees with FP32 on 99.0% (ORT, TensorRT Q/DQ) and 98.5% (OpenVINO) of 200 photos, mean |dp| "
+                   "0.012-0.016, heatmap r 0.91-0.92 (reports/quantization.json): the agreement, mean |dp| and "
+                   "heatmap targets are not met yet (activation rounding alone gives 0.0094, MODEL_CARD.md); the "
                    "on-device self-check (golden set) decides per machine. When a re-export meets them, remove this "
                    "marker (strict: a pass fails)")
 def test_shipped_bundle_meets_the_int8_targets() -> None:
@@ -344,6 +345,7 @@ def test_shipped_bundle_meets_the_int8_targets() -> None:
         assert r["images"] >= 200 and r["auc_reference"] is not None, name  # measured on labelled validation
         assert r["auc_candidate"] >= r["auc_reference"] - 0.005, name
         assert r["verdict_agreement"] >= 0.99, name
+        assert r["prob_mean_abs_diff"] <= 0.01, name
         assert r["heatmap_pearson_mean"] >= 0.95, name
     for e in bundle.manifest["models"]:
         if e["precision"] == "int8":
