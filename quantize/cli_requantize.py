@@ -113,9 +113,9 @@ def _cmd_requantize(args: argparse.Namespace) -> int:
     prep = load_bundle(args.bundle).preprocessing
     calib = load_image_set(args.calib, prep, limit=args.calib_images)
     val = load_image_set(args.val, prep, limit=None) if args.val else None
-    tune = finetune_set(args, prep)
     if val is not None and not val.labelled:
         raise UsageError(f"--val {args.val} needs labels of both classes (normal and abnormal) for the AUC")
+    tune = finetune_set(args, prep)
     root = requantize_bundle(args.bundle, calib, val=val, formats=args.formats, float_convs=args.float_convs,
                              bias_correction=args.bias_correction, weight_bits=args.weight_bits,
                              openvino_int8=args.openvino_int8, golden=args.golden,

@@ -350,12 +350,12 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
     every INT8 model (TensorRT's S8S8 Q/DQ keeps 8-bit weights: GPUs accumulate in int32).
     """
     images = None if calib is None else calib.images
+    tune = None if finetune is None else finetune.images
     isa = _isa_fields(int8["weight_bits"])
     if format == "onnx":
         if precision == "int8":
             from edge_screen.quantize.ort_quant import onnx_to_ort_int8
 
-            tune = None if finetune is None else finetune.images
             path = onnx_to_ort_int8(fp32, root / "onnx" / "model_int8_u8s8.onnx", images, finetune_images=tune, **int8)
             writer.add_model("onnxruntime", "int8", {"model": path}, quantization="static QDQ U8S8 per-channel",
                              **int8, **_finetune_fields(int8, images, tune), **isa)  # fmt: skip
@@ -365,7 +365,6 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
         path = root / "onnx" / "model_int8_u8s8.onnx"
         if not path.is_file():
             raise UsageError("openvino int8 (qdq) needs the ONNX Runtime Q/DQ model first")
-        tune = None if finetune is None else finetune.images
         _replace_model(writer, "openvino", "int8", {"model": path}, quantization="ONNX Runtime static QDQ U8S8 "
                        "per-channel, run by OpenVINO", inference_precision="f32", **int8,
                        **_finetune_fields(int8, images, tune), **isa)  # fmt: skip
