@@ -124,9 +124,11 @@ def test_runtime_follows_the_io_contract(exported, run: tuple[str, str]) -> None
     x = _images(3, 1)
     probs, heat = rt.run(x)
     assert probs.shape == (3, 2) and probs.dtype == np.float32
-    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
+    # FP16 graphs (OpenVINO runs them in f16 on CPUs with AMX-FP16): one f16 step at 1.0 is 2.4e-4
+    tol = 1e-3 if entry.precision == "fp16" else 1e-4
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=tol)
     assert heat.dtype == np.float32 and heat.ndim == 3 and heat.shape[0] == 3
-    assert float(heat.min()) >= -1e-5 and float(heat.max()) <= 1.0 + 1e-4
+    assert float(heat.min()) >= -1e-5 and float(heat.max()) <= 1.0 + tol
     outs = rt.run_outputs(x[:1])
     assert set(OUTPUT_NAMES) <= set(outs) and outs["probabilities"].shape == (1, 2)
     described = rt.describe()
