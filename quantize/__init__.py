@@ -12,3 +12,8 @@ DEFAULT_FLOAT_CONVS = 2
 # percentile of |x| kept by `percentile`.
 CALIBRATIONS = ("minmax", "percentile", "entropy")
 DEFAULT_PERCENTILE = 99.999
+#: The INT8 weight grids of ``export``/``requantize --int8-weights``: name -> (bits, pair_safe). "8-pair"
+#: is 8-bit with per-channel scales that keep every same-sign input pair of a 1x1 conv within 128 steps
+#: (:mod:`edge_screen.quantize.pair_safe`): as safe as 7-bit on CPUs without VNNI, with a finer step.
+WEIGHT_GRIDS = {"7": (7, False), "8": (8, False), "8-pair": (8, True)}
+DEFAULT_WEIGHT_GRID = "8-pair"

@@ -67,9 +67,13 @@ def _add_int8_args(p: argparse.ArgumentParser) -> None:
 
 def add_ptq_args(p: argparse.ArgumentParser) -> None:
     """Post-training INT8 options of ``export`` and ``requantize`` (weights, OpenVINO route, golden set)."""
-    p.add_argument("--int8-weights", dest="weight_bits", type=int, choices=(7, 8), default=7,
-                   help="int8 onnx/openvino weight bits (default 7: no int16 saturation on x86 CPUs without "
-                        "VNNI; 8 only for VNNI/AMX/ARM-dotprod deployments, recorded as requires_isa)")
+    from edge_screen.quantize import DEFAULT_WEIGHT_GRID, WEIGHT_GRIDS
+
+    p.add_argument("--int8-weights", dest="weight_bits", choices=tuple(WEIGHT_GRIDS), default=DEFAULT_WEIGHT_GRID,
+                   help=f"int8 onnx/openvino weight grid (default {DEFAULT_WEIGHT_GRID}: 8-bit with per-channel scales "
+                        "that keep every same-sign weight pair within the int16 sums of x86 CPUs without VNNI; "
+                        "7: 7-bit, equally safe, coarser; 8: plain 8-bit, VNNI/AMX/ARM-dotprod only, recorded "
+                        "as requires_isa)")
     from edge_screen.quantize import CALIBRATIONS
 
     p.add_argument("--int8-calibration", dest="calibration_method", choices=CALIBRATIONS, default="minmax",

@@ -36,7 +36,7 @@ def requantize_bundle(
     formats: list[str] | None = None,
     float_convs: int | None = None,
     bias_correction: bool = True,
-    weight_bits: int | None = None,
+    weight_bits: int | str | None = None,
     openvino_int8: str = "qdq",
     golden: Any = None,
     golden_match: str | None = None,

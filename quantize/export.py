@@ -137,7 +137,7 @@ def export_bundle(
     float_convs: int | None = None,
     bias_correction: bool = True,
     gate: str | os.PathLike | None = None,
-    weight_bits: int | None = None,
+    weight_bits: int | str | None = None,
     openvino_int8: OpenVinoInt8 | str = OpenVinoInt8.QDQ,
     golden: Any = None,
     golden_match: str | None = None,
@@ -168,8 +168,9 @@ def export_bundle(
         gate: ``gate.pt`` of ``edge-screen train-gate`` for this model: the learned gate joins every
             graph (two more outputs), the manifest gets its ``gate`` block and the bundle
             ``reports/gate.json`` (:mod:`edge_screen.quantize.gate_export`).
-        weight_bits: int8 ONNX Runtime / OpenVINO: 7 (default: no int16 saturation on x86 CPUs
-            without VNNI, :mod:`edge_screen.quantize.ort_quant`) or 8.
+        weight_bits: int8 ONNX Runtime / OpenVINO weight grid (:data:`~edge_screen.quantize.ort_quant.WEIGHT_GRIDS`):
+            ``"8-pair"`` (default: 8-bit, no int16 saturation on x86 CPUs without VNNI,
+            :mod:`edge_screen.quantize.pair_safe`), 7 (same safety, coarser) or 8 (VNNI/AMX/ARM only).
         openvino_int8: :class:`OpenVinoInt8`: ``qdq`` (OpenVINO runs the ONNX Runtime Q/DQ model) or
             ``nncf`` (an NNCF IR; forced by ``max_auc_drop``).
         calibration_method: int8 ONNX Runtime / OpenVINO Q/DQ: activation ranges, ``minmax`` (default),
@@ -259,21 +260,19 @@ def export_bundle(
                         heatmap_kind=graph.kind, targets=targets, quantization=reports, golden_images=n_golden)
 
 
-def int8_options(*, float_convs: int | None = None, bias_correction: bool = True, weight_bits: int | None = None,
+def int8_options(*, float_convs: int | None = None, bias_correction: bool = True, weight_bits: int | str | None = None,
                  calibration_method: str | None = None, percentile: float | None = None,
                  finetune_epochs: int = 0, finetune_lr: float | None = None) -> dict[str, Any]:  # fmt: skip
     """The INT8 recipe of ``export`` and ``requantize`` as the dict passed to the quantizers and recorded
     with every INT8 model in the manifest (None: the default). Raises UsageError on invalid values."""
     from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE
-    from edge_screen.quantize.ort_quant import DEFAULT_WEIGHT_BITS, WEIGHT_BITS
+    from edge_screen.quantize.ort_quant import weight_grid
 
+    bits, pair_safe = weight_grid(weight_bits)
     int8: dict[str, Any] = {"float_convs": DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs),
-                            "bias_correction": bool(bias_correction),
-                            "weight_bits": DEFAULT_WEIGHT_BITS if weight_bits is None else int(weight_bits),
+                            "bias_correction": bool(bias_correction), "weight_bits": bits, "pair_safe": pair_safe,
                             "calibration_method": str(getattr(calibration_method, "value", calibration_method)
                                                       or "minmax")}  # fmt: skip
-    if int8["weight_bits"] not in WEIGHT_BITS:
-        raise UsageError(f"--int8-weights must be one of {WEIGHT_BITS}, got {weight_bits}")
     if int8["float_convs"] < 0:
         raise UsageError(f"--float-convs must be >= 0, got {float_convs}")
     if int8["calibration_method"] not in CALIBRATIONS:
@@ -351,7 +350,7 @@ def _write_format(writer: Any, root: Path, fp32: Path, graph: Any, format: str, 
     """
     images = None if calib is None else calib.images
     tune = None if finetune is None else finetune.images
-    isa = _isa_fields(int8["weight_bits"])
+    isa = _isa_fields(int8["weight_bits"], int8.get("pair_safe", False))
     if format == "onnx":
         if precision == "int8":
             from edge_screen.quantize.ort_quant import onnx_to_ort_int8
@@ -451,10 +450,13 @@ def _finetune_fields(int8: dict[str, Any], calib: Any, tune: Any) -> dict[str, A
     return {"finetune_images": 0 if data is None else len(data)}
 
 
-def _isa_fields(weight_bits: int) -> dict[str, Any]:
+def _isa_fields(weight_bits: int, pair_safe: bool = False) -> dict[str, Any]:
     """Manifest fields saying which CPUs an INT8 CPU model is for (the runtime honours ``requires_isa``)."""
     if weight_bits == 7:
         return {"isa": "any CPU: 7-bit weights cannot saturate the int16 sums of x86 kernels without VNNI"}
+    if pair_safe:
+        return {"isa": "any CPU: 8-bit weights whose same-sign input pairs stay within 128 steps cannot saturate "
+                       "the int16 sums of x86 kernels without VNNI"}  # fmt: skip
     return {"isa": "CPUs with int32 INT8 dot products only (8-bit weights saturate without VNNI)",
             "requires_isa": list(INT8_DOT_PRODUCT_FLAGS)}  # fmt: skip
 

@@ -4,16 +4,22 @@ x86 CPUs: activations QUInt8, weights QInt8 per channel (U8S8). S8S8 measured 1.
 than U8S8 here, slower than FP32 for MobileNetV3 (FACTS.md). Every node from the global pool on
 (head + heatmap tail) stays FP32: quantizing it broke the heatmap.
 
-**Weights are 7-bit by default** (``weight_bits=7``: ONNX Runtime's ``reduce_range``, weights in
-[-64, 64]). Measured on the default model (issue 12): without VNNI, x86 kernels (ONNX Runtime's
-MLAS and OpenVINO's oneDNN alike) multiply u8 activations by s8 weights with ``vpmaddubsw``, which
-sums each *pair* of products into a saturating int16. With 8-bit weights a pair reaches
-2 x 255 x 127 = 64,770 > 32,767: the first INT8 convolution of the 1.1.0 bundle saturated 0.4% of
-its pair sums on an emulated AVX2 CPU (its output equals a numpy model of the saturation to +-1),
-and verdict agreement with FP32 fell from 99-100% to 91-97%. With 7-bit weights a pair is at most
-2 x 255 x 64 = 32,640, so the same model gives bit-identical outputs on AVX2 and on AVX-512 VNNI
-(measured, emulated AVX2 vs native VNNI). The price is one bit of weight precision; ``weight_bits=8``
-is for deployments known to have VNNI/AMX (or an ARM dot-product CPU).
+**Weights cannot saturate on CPUs without VNNI.** Measured on the default model (issue 12): without
+VNNI, x86 kernels (ONNX Runtime's MLAS and OpenVINO's oneDNN alike) multiply u8 activations by s8
+weights with ``vpmaddubsw``, which sums each *pair* of products into a saturating int16. With 8-bit
+weights a pair reaches 2 x 255 x 127 = 64,770 > 32,767: the first INT8 convolution of the 1.1.0 bundle
+saturated 0.4% of its pair sums on an emulated AVX2 CPU (its output equals a numpy model of the
+saturation to +-1), and verdict agreement with FP32 fell from 99-100% to 91-97%. Two safe grids:
+
+* ``weight_bits=7`` (ONNX Runtime's ``reduce_range``, weights in [-64, 64]): a pair is at most
+  2 x 255 x 64 = 32,640; the function's default;
+* ``weight_bits=8, pair_safe=True`` (:mod:`edge_screen.quantize.pair_safe`; ``--int8-weights 8-pair``,
+  the export recipe's default since bundle 2.2.0): 8-bit, with per-channel scales that keep every
+  same-sign input pair within 128 steps; step 0.58x the 7-bit one, mean |dp| 0.012 -> 0.009 on the
+  default model.
+
+Both give bit-identical outputs on an emulated AVX2 CPU and on AVX-512 VNNI (measured, both runtimes).
+Plain ``weight_bits=8`` is for deployments known to have VNNI/AMX (or an ARM dot-product CPU).
 
 The result is also what OpenVINO runs for ``openvino/int8`` by default (it reads Q/DQ ONNX), so one
 artifact serves both runtimes (:mod:`edge_screen.quantize.openvino_export`).
@@ -37,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_screen.errors import EdgeScreenError, UsageError
-from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE
+from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE, DEFAULT_WEIGHT_GRID, WEIGHT_GRIDS
 from edge_screen.quantize.onnx_export import INPUT_NAME, float_nodes
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,14 @@ log = logging.getLogger(__name__)
 #: Weight bits of the INT8 models: 7 is safe from int16 saturation on CPUs without VNNI (see above).
 DEFAULT_WEIGHT_BITS = 7
 WEIGHT_BITS = (7, 8)
+
+
+def weight_grid(value: int | str | None) -> tuple[int, bool]:
+    """``(bits, pair_safe)`` of a weight grid given as 7, 8, "7", "8" or "8-pair" (None: the default)."""
+    key = DEFAULT_WEIGHT_GRID if value is None else str(value)
+    if key not in WEIGHT_GRIDS:
+        raise UsageError(f"--int8-weights must be one of {', '.join(WEIGHT_GRIDS)}, got {value!r}")
+    return WEIGHT_GRIDS[key]
 
 
 class Calibration(str, Enum):
@@ -133,6 +147,7 @@ def onnx_to_ort_int8(
     float_convs: int = DEFAULT_FLOAT_CONVS,
     bias_correction: bool = True,
     weight_bits: int = DEFAULT_WEIGHT_BITS,
+    pair_safe: bool = False,
     calibration_method: Calibration | str = Calibration.MINMAX,
     percentile: float = DEFAULT_PERCENTILE,
     batch_size: int = 8,
@@ -153,6 +168,9 @@ def onnx_to_ort_int8(
         bias_correction: correct the conv biases for the INT8 rounding shift (on up to 64 of the
             calibration images, ~40 s for the default model on 2 cores).
         weight_bits: 7 (default; no int16 saturation on x86 CPUs without VNNI) or 8.
+        pair_safe: with 8-bit weights: per-channel scales that keep every same-sign input-channel pair of
+            a 1x1 conv within 128 steps (:func:`~edge_screen.quantize.pair_safe.make_pair_safe`): as safe as
+            7-bit on CPUs without VNNI, step 0.58x the 7-bit one on the default model.
         calibration_method: :class:`Calibration` of the activation ranges (default minmax).
         percentile: with ``calibration_method="percentile"``: the percentile of |x| kept (e.g. 99.999).
         finetune_epochs: > 0: then fine-tune the INT8 weights against the FP32 graph for this many epochs
@@ -167,6 +185,8 @@ def onnx_to_ort_int8(
     images = _check_calibration(calibration)
     if weight_bits not in WEIGHT_BITS:
         raise UsageError(f"INT8 weight bits must be one of {WEIGHT_BITS}, got {weight_bits!r}")
+    if pair_safe and weight_bits != 8:
+        raise UsageError("pair-safe weight scales go with 8-bit weights")
     method, extra = _calibration_options(calibration_method, percentile)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +214,10 @@ def onnx_to_ort_int8(
         )
         if not out.is_file():
             raise EdgeScreenError(f"ONNX Runtime quantization wrote no model at {out}")
+        if pair_safe:  # before the bias correction, which then corrects the new grid
+            from edge_screen.quantize.pair_safe import make_pair_safe
+
+            make_pair_safe(out, pre)
         if bias_correction:
             from edge_screen.quantize.bias_correction import correct_biases
 

@@ -62,6 +62,7 @@ class _Weight:
     scale_name: str
     axis: int
     qmax: int  # symmetric grid [-qmax, qmax]
+    pairs: bool = False  # pair-safe 8-bit 1x1 conv: write-back keeps every same-sign input pair <= 128
 
 
 @dataclass
@@ -144,7 +145,12 @@ class OnnxTorch(nn.Module):
             qmax = int(np.abs(q).max())
             qmax = 64 if qmax <= 64 else 127  # 7-bit (ORT reduce_range) or 8-bit grid
             pname = f"w{len(self.weights)}"
-            self.weights[dq.output[0]] = _Weight(pname, dq.output[0], dq.input[0], dq.input[1], axis, qmax)
+            from edge_screen.quantize.pair_safe import saturating_pairs
+
+            group = int(_attrs(node).get("group", 1))
+            pairs = node.op_type == "Conv" and qmax == 127 and group == 1 and q.shape[2:] == (1, 1) \
+                and saturating_pairs(q) == 0  # fmt: skip
+            self.weights[dq.output[0]] = _Weight(pname, dq.output[0], dq.input[0], dq.input[1], axis, qmax, pairs)
             w = (q.astype(np.float32) * _expand(scale, axis, q.ndim)).astype(np.float32)
             self.register_parameter(pname, nn.Parameter(torch.from_numpy(w), requires_grad=trainable))
             if node.op_type == "Conv" and len(node.input) > 2:
@@ -218,6 +224,10 @@ class OnnxTorch(nn.Module):
                 p = getattr(self, w.param).detach().numpy().astype(np.float32)
                 scale = self.weight_scale(w).numpy().astype(np.float32)
                 q = np.clip(np.rint(p / _expand(scale, w.axis, p.ndim)), -w.qmax, w.qmax).astype(np.int8)
+                if w.pairs:  # a pair-safe file stays safe on CPUs without VNNI
+                    from edge_screen.quantize.pair_safe import clip_pairs
+
+                    q = clip_pairs(q)
                 inits[w.q_name].CopyFrom(numpy_helper.from_array(q, w.q_name))
             for b in self.biases.values():
                 bias = getattr(self, b.param).detach().numpy().astype(np.float64)

@@ -72,14 +72,22 @@ def test_every_model_gives_the_fp32_verdict_on_this_cpu(photos: np.ndarray) -> N
 
 
 def test_shipped_int8_cpu_models_are_safe_without_vnni() -> None:
-    """7-bit weights (no int16 saturation on AVX2) and a golden set for the on-device self-check."""
+    """Weights that cannot saturate the int16 pair sums of AVX2 (7-bit, or 8-bit pair-safe: no same-sign
+    input pair of a 1x1 conv over 128 steps) and a golden set for the on-device self-check."""
+    from edge_screen.quantize.pair_safe import saturating_pairs
+
     b = load_bundle(BUNDLE)
     assert len(b.manifest["golden"]["images"]) >= 12
     for entry in b.models:
         if entry.precision != "int8" or entry.backend not in ("onnxruntime", "openvino"):
             continue
-        assert entry.extra.get("weight_bits") == 7 and "requires_isa" not in entry.extra, entry.to_dict()
+        assert "requires_isa" not in entry.extra, entry.to_dict()
+        pair = entry.extra.get("pair_safe", False)
+        assert (entry.extra.get("weight_bits"), pair) in ((7, False), (8, True)), entry.to_dict()
         if entry.files["model"].endswith(".onnx"):
             m = onnx.load(str(b.path(entry.files["model"])))
             w = [numpy_helper.to_array(t) for t in m.graph.initializer if t.data_type == TensorProto.INT8 and t.dims]
-            assert max(int(np.abs(a).max()) for a in w) <= 64
+            assert max(int(np.abs(a).max()) for a in w) <= (127 if pair else 64)
+            if pair:
+                assert max(int(np.abs(a).max()) for a in w) > 64
+                assert all(saturating_pairs(a) == 0 for a in w if a.ndim == 4 and a.shape[1] > 1)

@@ -28,6 +28,12 @@ def draw_fundus(seed: int, abnormal: bool, size: int = 96) -> np.ndarray:
     return np.clip(img + noise * (img > 0), 0, 255).astype(np.uint8)
 
 
+def fundus_batch(seeds: range, size: int) -> np.ndarray:
+    """``[N,3,size,size]`` float32 of :func:`draw_fundus` photos (odd seeds abnormal), normalised with
+    mean = std = 0.5 as the tiny models' preprocessing does."""
+    rgb = np.stack([draw_fundus(s, abnormal=s % 2 == 1, size=size) for s in seeds]).astype(np.float32) / 255.0
+    return np.ascontiguousarray(((rgb - 0.5) / 0.5).transpose(0, 3, 1, 2))
+
 def write_set(root: Path, n_per_class: int = 4, *, size: int = 96, group_every: int | None = None) -> Path:
     """Write PNGs + ``labels.csv`` (file,label,patient) under ``root``; returns the CSV path."""
     (root / "images").mkdir(parents=True, exist_ok=True)

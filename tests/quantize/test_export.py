@@ -210,5 +210,7 @@ def test_requantize_redoes_the_int8_model_from_the_bundle(model: torch.nn.Module
     assert requantize_bundle(root, calib, version="0.0.2") == root
     b = load_bundle(root)  # hashes verified: the rewritten files are recorded
     after = {e["backend"]: e for e in b.manifest["models"] if e["precision"] == "int8"}
-    assert b.version == "0.0.2" and set(after) == {"onnxruntime"} and after["onnxruntime"]["weight_bits"] == 7
+    assert b.version == "0.0.2" and set(after) == {"onnxruntime"} and after["onnxruntime"]["weight_bits"] == 8
+    assert after["onnxruntime"]["pair_safe"] is True and "requires_isa" not in after["onnxruntime"]  # the default
+    assert before["onnxruntime"]["pair_safe"] is False and before["onnxruntime"]["requires_isa"]
     assert "onnxruntime/int8" in json.loads((root / "reports" / "quantization.json").read_text())

@@ -100,14 +100,14 @@ print(json.dumps({"max_steps": float(np.abs(fused - exact).max() / step)}))
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[int | str, Path]:
     tmp = tmp_path_factory.mktemp("sat")
     fp32 = _saturating_model(tmp / "fp32.onnx")
-    out = {}
-    for bits in (7, 8):
-        q = onnx_to_ort_int8(fp32, tmp / f"q{bits}.onnx", _calib(), float_convs=1, bias_correction=False,
-                             weight_bits=bits)  # fmt: skip
-        out[bits] = _with_conv_output(q, tmp / f"q{bits}_probe.onnx")
+    out: dict[int | str, Path] = {}
+    for key, bits, pair in ((7, 7, False), (8, 8, False), ("pair", 8, True)):
+        q = onnx_to_ort_int8(fp32, tmp / f"q{key}.onnx", _calib(), float_convs=1, bias_correction=False,
+                             weight_bits=bits, pair_safe=pair)  # fmt: skip
+        out[key] = _with_conv_output(q, tmp / f"q{key}_probe.onnx")
     np.save(tmp / "x.npy", _calib()[:4])
     return out
 
@@ -119,15 +119,16 @@ def _max_steps(python: list[str], model: Path) -> float:
     return json.loads(proc.stdout.strip().splitlines()[-1])["max_steps"]
 
 
-def test_default_export_has_7_bit_weights(models: dict[int, Path]) -> None:
+def test_default_export_has_7_bit_weights(models: dict[int | str, Path]) -> None:
     for bits, limit in ((7, 64), (8, 127)):
         m = onnx.load(str(models[bits]))
         w = [numpy_helper.to_array(t) for t in m.graph.initializer if t.data_type == TensorProto.INT8 and t.dims]
         assert w and max(int(np.abs(a).max()) for a in w) == limit
 
 
-def test_7_bit_weights_give_exact_int8_results_on_this_cpu(models: dict[int, Path]) -> None:
+def test_7_bit_weights_give_exact_int8_results_on_this_cpu(models: dict[int | str, Path]) -> None:
     assert _max_steps([sys.executable], models[7]) <= 1.0  # +-1 output step: rounding of the requantization
+    assert _max_steps([sys.executable], models["pair"]) <= 1.0  # pair-safe 8-bit: as safe
     eight = _max_steps([sys.executable], models[8])
     if int8_dot_product() in ("avx2", "avx512"):  # vpmaddubsw: 8-bit weights saturate here
         assert eight > 4.0
@@ -137,7 +138,21 @@ def test_7_bit_weights_give_exact_int8_results_on_this_cpu(models: dict[int, Pat
 
 @pytest.mark.slow
 @pytest.mark.skipif(QEMU is None or platform.machine() != "x86_64", reason="needs qemu-x86_64 (emulated AVX2 CPU) on x86-64")
-def test_on_an_emulated_avx2_cpu_only_8_bit_weights_saturate(models: dict[int, Path]) -> None:
+def test_on_an_emulated_avx2_cpu_only_8_bit_weights_saturate(models: dict[int | str, Path]) -> None:
     haswell = [QEMU, "-cpu", "Haswell", sys.executable]
     assert _max_steps(haswell, models[7]) <= 1.0
+    assert _max_steps(haswell, models["pair"]) <= 1.0
     assert _max_steps(haswell, models[8]) > 4.0
+
+
+def test_the_pair_safe_grid_is_8_bit_where_pairs_allow(models: dict[int | str, Path]) -> None:
+    """conv_b's weights are large and of one sign in channels 0, 1 (pairs need about the 7-bit step) and of
+    alternating signs in channel 2 (no same-sign pair: the full 8-bit range)."""
+    m = onnx.load(str(models["pair"]))
+    w = next(numpy_helper.to_array(t) for t in m.graph.initializer if t.data_type == TensorProto.INT8
+             and tuple(t.dims) == (4, C, 1, 1))  # fmt: skip
+    peak = np.abs(w.astype(int)).reshape(4, -1).max(axis=1)
+    assert peak[0] < 80 and peak[1] < 80 and peak[2] == 127, peak
+    from edge_screen.quantize.pair_safe import saturating_pairs
+
+    assert saturating_pairs(w) == 0

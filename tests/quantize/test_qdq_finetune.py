@@ -23,15 +23,13 @@ from edge_screen.quantize.ort_quant import onnx_to_ort_int8
 from edge_screen.quantize.qdq_finetune import OnnxTorch, finetune_qdq, pooled_feature_tensor, quantized_view
 from edge_screen.quantize.tiny import tiny_classifier
 
-from .conftest import draw_fundus
+from .conftest import fundus_batch
 
 SIZE = 64
 
 
 def _photos(seeds: range) -> np.ndarray:
-    """Synthetic fundus-like photos, normalised as the tiny model's preprocessing does (mean = std = 0.5)."""
-    rgb = np.stack([draw_fundus(s, abnormal=s % 2 == 1, size=SIZE) for s in seeds]).astype(np.float32) / 255.0
-    return np.ascontiguousarray(((rgb - 0.5) / 0.5).transpose(0, 3, 1, 2))
+    return fundus_batch(seeds, SIZE)
 
 
 @pytest.fixture(scope="module")
