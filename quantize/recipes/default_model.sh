@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the default model bundle 2.1.0 (edge_screen/models/default) from fundus-dev + fundus-extra,
+# Rebuild the default model bundle 2.2.0 (edge_screen/models/default) from fundus-dev + fundus-extra,
 # with edge-screen's own commands, on a CPU. MODEL_CARD.md has what it produced and measured.
 #
 #   bash quantize/recipes/default_model.sh [WORK_DIR]
@@ -32,7 +32,7 @@ EXTRA=${EXTRA:-$HERE/../../../shared/data/fundus-extra/labels.csv}
 WORK=${1:-runs/default2}
 CACHE=${CACHE:-${EDGE_SCREEN_FEATURE_CACHE:-$HOME/.cache/edge-screen/features}}
 BUNDLE=${BUNDLE:-$WORK/bundle}
-VERSION=${VERSION:-2.1.0}
+VERSION=${VERSION:-2.2.0}
 KD=${KD:-0}
 VIEWS=${VIEWS:-3}
 read -r -a EXTRA_EXPORT <<< "${EXPORT_FLAGS:-}"

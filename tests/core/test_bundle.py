@@ -327,10 +327,10 @@ def test_default_bundle_path_points_at_a_bundle_or_none() -> None:
     assert load_bundle(p).models
 
 
-@pytest.mark.xfail(strict=True, reason="bundle 2.1.0 (7-bit weights, one Q/DQ model for ONNX Runtime and OpenVINO) "
-                   "agrees with FP32 on 99.0% (ORT, TensorRT Q/DQ) and 98.5% (OpenVINO) of 200 photos, mean |dp| "
-                   "0.012-0.016, heatmap r 0.91-0.92 (reports/quantization.json): the agreement, mean |dp| and "
-                   "heatmap targets are not met yet (activation rounding alone gives 0.0094, MODEL_CARD.md); the "
+@pytest.mark.xfail(strict=True, reason="bundle 2.2.0 (pair-safe 8-bit weights, one Q/DQ model for ONNX Runtime and "
+                   "OpenVINO) meets mean |dp| <= 0.01 (0.0094-0.0095) and the AUC target, but agrees with FP32 on 98.5% "
+                   "(ORT) of 200 photos, and the TensorRT Q/DQ file (run on the CPU) has mean |dp| 0.016 and heatmap r "
+                   "0.92-0.95 (reports/quantization.json): the targets are not all met yet (MODEL_CARD.md); the "
                    "on-device self-check (golden set) decides per machine. When a re-export meets them, remove this "
                    "marker (strict: a pass fails)")
 def test_shipped_bundle_meets_the_int8_targets() -> None:

@@ -72,3 +72,37 @@ def test_sample_csv_draws_a_tuning_set_apart_from_calib_and_report(tmp_path: Pat
     assert set(plain) == {"calib", "report"} and set(tuned) == {"calib", "report", "tune"}
     assert tuned["calib"] == plain["calib"] and tuned["report"] == plain["report"]
     assert len(tuned["tune"]) == 80 and not set(tuned["tune"]) & (set(tuned["calib"]) | set(tuned["report"]))
+
+
+def test_int8_agreement_measures_every_cpu_int8_model_and_counts_unreadable_photos(fundus_dev: Path,
+                                                                                   tmp_path: Path) -> None:
+    """The recipe behind MODEL_CARD's INT8 table: INT8 vs FP32 through the app's runtimes, on real photos."""
+    import csv
+    import json
+
+    sys.path.insert(0, str(REPO / "quantize" / "recipes"))
+    import int8_agreement
+
+    from edge_screen.bundle import default_bundle_path
+
+    bundle = default_bundle_path()
+    if bundle is None:
+        pytest.skip("no default model shipped")
+    rows = list(csv.DictReader(open(fundus_dev / "labels.csv", encoding="utf-8")))
+    picked = [r for r in rows if r["label"] == "normal"][:6] + [r for r in rows if r["label"] == "abnormal"][:6]
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    data = tmp_path / "set.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "label"])
+        w.writerows([[str(fundus_dev / r["file"]), r["label"]] for r in picked] + [[str(tmp_path / "broken.jpg"), "normal"]])
+    out = tmp_path / "agree.json"
+    assert int8_agreement.main([str(bundle), str(data), "--json", str(out), "--threads", "1"]) == 0
+    res = json.loads(out.read_text())["results"]
+    int8 = {f"{e.backend}/int8 set.csv" for e in load_bundle(bundle).models
+            if e.precision == "int8" and e.backend in ("onnxruntime", "openvino")}  # fmt: skip
+    assert set(res) == int8 and int8
+    for r in res.values():
+        assert r["photos"] == 12 and r["unreadable"] == 1
+        assert 0.0 < r["mean_abs_dp"] <= r["max_abs_dp"] < 0.2  # INT8 is close to, not equal to, FP32
+        assert 0.0 <= r["agreement"] <= 1.0 and abs(r["delta_auc"]) < 0.5
