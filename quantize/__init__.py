@@ -4,6 +4,9 @@ Importing the package stays torch-free (the CLI registers its sub-commands from 
 defaults that the exporters and the CLI share live here for that reason.
 """
 
+from __future__ import annotations
+
+
 # INT8: leading backbone convolutions kept in float by every exporter (`--float-convs`). The stem
 # and the first depthwise convolution of MobileNet-style nets; see onnx_export.leading_convs.
 DEFAULT_FLOAT_CONVS = 2
@@ -17,3 +20,13 @@ DEFAULT_PERCENTILE = 99.999
 #: (:mod:`edge_screen.quantize.pair_safe`): as safe as 7-bit on CPUs without VNNI, with a finer step.
 WEIGHT_GRIDS = {"7": (7, False), "8": (8, False), "8-pair": (8, True)}
 DEFAULT_WEIGHT_GRID = "8-pair"
+
+
+def weight_grid(value: int | str | None) -> tuple[int, bool]:
+    """``(bits, pair_safe)`` of a weight grid given as 7, 8, "7", "8" or "8-pair" (None: the default)."""
+    from edge_screen.errors import UsageError
+
+    key = DEFAULT_WEIGHT_GRID if value is None else str(value)
+    if key not in WEIGHT_GRIDS:
+        raise UsageError(f"--int8-weights must be one of {', '.join(WEIGHT_GRIDS)}, got {value!r}")
+    return WEIGHT_GRIDS[key]

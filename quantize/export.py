@@ -168,7 +168,7 @@ def export_bundle(
         gate: ``gate.pt`` of ``edge-screen train-gate`` for this model: the learned gate joins every
             graph (two more outputs), the manifest gets its ``gate`` block and the bundle
             ``reports/gate.json`` (:mod:`edge_screen.quantize.gate_export`).
-        weight_bits: int8 ONNX Runtime / OpenVINO weight grid (:data:`~edge_screen.quantize.ort_quant.WEIGHT_GRIDS`):
+        weight_bits: int8 ONNX Runtime / OpenVINO weight grid (:data:`~edge_screen.quantize.WEIGHT_GRIDS`):
             ``"8-pair"`` (default: 8-bit, no int16 saturation on x86 CPUs without VNNI,
             :mod:`edge_screen.quantize.pair_safe`), 7 (same safety, coarser) or 8 (VNNI/AMX/ARM only).
         openvino_int8: :class:`OpenVinoInt8`: ``qdq`` (OpenVINO runs the ONNX Runtime Q/DQ model) or
@@ -266,7 +266,7 @@ def int8_options(*, float_convs: int | None = None, bias_correction: bool = True
     """The INT8 recipe of ``export`` and ``requantize`` as the dict passed to the quantizers and recorded
     with every INT8 model in the manifest (None: the default). Raises UsageError on invalid values."""
     from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE
-    from edge_screen.quantize.ort_quant import weight_grid
+    from edge_screen.quantize import weight_grid
 
     bits, pair_safe = weight_grid(weight_bits)
     int8: dict[str, Any] = {"float_convs": DEFAULT_FLOAT_CONVS if float_convs is None else int(float_convs),

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_screen.errors import EdgeScreenError, UsageError
-from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE, DEFAULT_WEIGHT_GRID, WEIGHT_GRIDS
+from edge_screen.quantize import CALIBRATIONS, DEFAULT_FLOAT_CONVS, DEFAULT_PERCENTILE
 from edge_screen.quantize.onnx_export import INPUT_NAME, float_nodes
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,6 @@ log = logging.getLogger(__name__)
 #: Weight bits of the INT8 models: 7 is safe from int16 saturation on CPUs without VNNI (see above).
 DEFAULT_WEIGHT_BITS = 7
 WEIGHT_BITS = (7, 8)
-
-
-def weight_grid(value: int | str | None) -> tuple[int, bool]:
-    """``(bits, pair_safe)`` of a weight grid given as 7, 8, "7", "8" or "8-pair" (None: the default)."""
-    key = DEFAULT_WEIGHT_GRID if value is None else str(value)
-    if key not in WEIGHT_GRIDS:
-        raise UsageError(f"--int8-weights must be one of {', '.join(WEIGHT_GRIDS)}, got {value!r}")
-    return WEIGHT_GRIDS[key]
 
 
 class Calibration(str, Enum):

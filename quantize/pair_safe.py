@@ -22,8 +22,8 @@ and (k2, k3). Checked, not assumed: ``tests/quantize/test_int8_saturation.py`` r
 an emulated AVX2 CPU (``qemu-x86_64 -cpu Haswell``), and MODEL_CARD.md has the default model under
 the same emulation for both runtimes. Convolutions whose K order is less obvious keep safe scales:
 
-* depthwise convolutions keep 8-bit per-channel scales (their kernels widen to int16 before the
-  multiply-add: no pair sums; same emulated check);
+* depthwise convolutions keep 8-bit per-channel scales (the emulated AVX2 check gives bit-identical
+  outputs with them, for both runtimes);
 * other k x k convolutions get 7-bit scales (``max|w| / 64``), safe in any packing order.
 
 The conv's INT32 bias is re-expressed in the new bias scale ``s_in * s``; run bias correction after.

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edge_screen.errors import EdgeScreenError, UsageError
+from edge_screen.quantize.pair_safe import clip_pairs, saturating_pairs
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,6 @@ class OnnxTorch(nn.Module):
             qmax = int(np.abs(q).max())
             qmax = 64 if qmax <= 64 else 127  # 7-bit (ORT reduce_range) or 8-bit grid
             pname = f"w{len(self.weights)}"
-            from edge_screen.quantize.pair_safe import saturating_pairs
-
             group = int(_attrs(node).get("group", 1))
             pairs = node.op_type == "Conv" and qmax == 127 and group == 1 and q.shape[2:] == (1, 1) \
                 and saturating_pairs(q) == 0  # fmt: skip
@@ -225,8 +224,6 @@ class OnnxTorch(nn.Module):
                 scale = self.weight_scale(w).numpy().astype(np.float32)
                 q = np.clip(np.rint(p / _expand(scale, w.axis, p.ndim)), -w.qmax, w.qmax).astype(np.int8)
                 if w.pairs:  # a pair-safe file stays safe on CPUs without VNNI
-                    from edge_screen.quantize.pair_safe import clip_pairs
-
                     q = clip_pairs(q)
                 inits[w.q_name].CopyFrom(numpy_helper.from_array(q, w.q_name))
             for b in self.biases.values():
