@@ -232,17 +232,19 @@ def markdown(doc: Mapping) -> str:
     lines += [f"- Note: {n}" for n in doc["notes"]]
     ok = [c for c in doc["cells"] if c["status"] == "ok" and c.get("kind") != "app" and "latency_ms" in c]
     lines += ["", "## Model only (batch 1) and load", "",
-              "| cell | weights | file MB | load ms | p50 ms | p90 ms | p99 ms | mean ± std ms | batch-N img/s | peak RSS MiB | AUC | verdict = FP32 |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| cell | weights | file MB | load ms | p50 ms | p90 ms | p99 ms | mean ± std ms | batch-N img/s | peak RSS MiB | AUC | verdict = FP32 | with re-check |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in ok:
         lat, tp, acc = c["latency_ms"], c.get("throughput") or {}, c.get("accuracy") or {}
         vs = acc.get("verdict_vs_fp32") or {}
+        rc = acc.get("verdict_vs_fp32_rechecked") or {}
         weights = "random" if "random" in str(c.get("weights")) else ("ckpt" if c["spec"]["kind"] == "teacher" else "bundle")
         tps = f"{tp['images_per_s']:.1f} (N={tp['batch']})" if "images_per_s" in tp else "–"
         lines.append(
             f"| {_label(c)} | {weights} | {_mb(c['model_file_bytes'])} | {c['load_ms']:.0f} | {lat['p50']:.2f} | "
             f"{lat['p90']:.2f} | {lat['p99']:.2f} | {lat['mean']:.2f} ± {lat['std']:.2f} | {tps} | "
-            f"{c['peak_rss_mib']:.0f} | {_fmt(acc.get('auc'), 3)} | {_fmt(vs.get('agreement'), 3)} |")
+            f"{c['peak_rss_mib']:.0f} | {_fmt(acc.get('auc'), 3)} | {_fmt(vs.get('agreement'), 3)} | "
+            + (f"{rc['agreement']:.3f} ({100 * rc['rechecked']:.0f}% re-checked)" if rc else "–") + " |")
     e2e = [c for c in ok if c.get("e2e") and "error" not in c["e2e"]]
     if e2e:
         lines += ["", "## End to end: JPEG bytes -> Screener.screen -> heatmap overlay (p50 ms per stage)", "",

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from edge_screen.benchmarks.harness import (
     CAMERA_JPEG_QUALITY,
@@ -27,6 +28,7 @@ from edge_screen.benchmarks.harness import (
     make_camera_jpeg,
     pick_camera_source,
     read_labelled_set,
+    rechecked_agreement,
     summarize,
     verdict_agreement,
 )
@@ -279,6 +281,21 @@ def ratio_table(cells: list[dict]) -> list[dict]:
     return rows
 
 
+def _recheck_policy(spec: dict) -> Any:
+    """The borderline re-check the cell's bundle entry declares (edge_screen.recheck), or None."""
+    from edge_screen.bundle import load_bundle
+    from edge_screen.errors import EdgeScreenError
+    from edge_screen.recheck import entry_policy
+
+    if not spec.get("bundle"):
+        return None
+    try:
+        b = load_bundle(spec["bundle"], verify=False)
+        return entry_policy(b.model(spec["backend"], spec["precision"]), b.name)
+    except (EdgeScreenError, KeyError, OSError):
+        return None
+
+
 def _post_process(cells: list[dict]) -> list[dict]:
     """Verdict agreement with FP32 of the same model; teacher-vs-student speedups. Mutates ``cells``."""
     ok = [c for c in cells if c.get("status") == "ok" and "spec" in c]  # the app cell has no spec
@@ -297,6 +314,10 @@ def _post_process(cells: list[dict]) -> list[dict]:
         if refs and refs[0]["id"] != c["id"]:
             c["accuracy"]["fp32_reference"] = refs[0]["id"]
             c["accuracy"]["verdict_vs_fp32"] = verdict_agreement(probs[c["id"]], probs[refs[0]["id"]], c["threshold"])
+            policy = _recheck_policy(c["spec"])
+            if policy is not None:  # what the screener reports: FP32 decides the photos near the threshold
+                c["accuracy"]["verdict_vs_fp32_rechecked"] = rechecked_agreement(
+                    probs[c["id"]], probs[refs[0]["id"]], c["threshold"], policy.margin)  # fmt: skip
     comparisons = []
     for t in [c for c in ok if c["spec"]["kind"] == "teacher"]:
         for s in [c for c in ok if c["spec"]["kind"] == "bundle" and c["spec"]["precision"] == "int8"

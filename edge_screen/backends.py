@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,6 +25,7 @@ from edge_screen import registry
 from edge_screen.errors import BackendUnavailable, UsageError
 
 GROUP = "edge_screen.backends"
+_FIRST_CHECK_MS: dict[str, float] = {}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PRECISION_RE = re.compile(r"^[a-z]+(\d+)$")
 
@@ -68,11 +70,17 @@ class Backend:
             raise ValueError(f"backend {self.name!r}: runtime must be 'module:Class', got {self.runtime!r}")
 
     def unavailable(self) -> str | None:
-        """None when this backend can run here, else why not and what to install (one line)."""
+        """None when this backend can run here, else why not and what to install (one line).
+
+        The first call in a process is timed (:func:`first_check_ms`): it imports the library, which
+        is what a fresh process pays to start this backend."""
+        t = time.perf_counter()
         try:
             return self.check()
         except Exception as exc:  # a broken optional install is "unavailable", not a crash  # noqa: BLE001
             return f"{self.name} is not usable here: its availability check failed ({type(exc).__name__}: {exc})"
+        finally:
+            _FIRST_CHECK_MS.setdefault(self.name, (time.perf_counter() - t) * 1000.0)
 
     def installed(self) -> str | None:
         """Which version is installed (``"openvino 2026.4.1"``), from pip's metadata without importing
@@ -112,6 +120,12 @@ class Backend:
         if not isinstance(cls, type) or getattr(cls, "name", None) != self.name or not callable(getattr(cls, "run", None)):
             raise BackendUnavailable(f"backend {self.name!r}: {self.runtime!r} is not a Runtime named {self.name!r}")
         return cls
+
+
+def first_check_ms(name: str) -> float | None:
+    """How long this process's first availability check of backend ``name`` took (ms): its library's
+    import when nothing had imported it before; None when it has not been checked in this process."""
+    return _FIRST_CHECK_MS.get(name)
 
 
 def is_precision_name(precision: str) -> bool:

@@ -408,6 +408,17 @@ class BundleWriter:
         ]
         self._m["models"].append({"backend": backend, "precision": precision, "files": rels, **extra})
 
+    def set_model_fields(self, backend: str, precision: str, **fields: Any) -> None:
+        """Add or replace fields of the recorded (backend, precision) model entry (not its files)."""
+        entry = next((e for e in self._m["models"] if (e.get("backend"), e.get("precision")) == (backend, precision)),
+                     None)  # fmt: skip
+        if entry is None:
+            raise BundleError(f"bundle {self.root}: no {backend}/{precision} model to set {sorted(fields)} on")
+        reserved = {"backend", "precision", "files"} & set(fields)
+        if reserved:
+            raise BundleError(f"set_model_fields cannot change {sorted(reserved)}; use add_model")
+        entry.update(fields)
+
     def set_threshold(self, value: float, method: str, details: dict | None = None) -> None:
         """Set the operating threshold on P(abnormal) and say how it was chosen."""
         if not 0.0 <= float(value) <= 1.0:

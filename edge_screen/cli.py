@@ -70,6 +70,19 @@ def iter_image_paths(paths: Sequence[str]) -> Iterator[Path]:
             yield p  # a missing file becomes a one-line failure downstream
 
 
+#: counting stops here: past a few hundred photos, start-up no longer decides which model is fastest
+COUNT_CAP = 500
+
+
+def _count_images(paths: Sequence[str]) -> int | None:
+    """How many photos ``paths`` name (at most :data:`COUNT_CAP`); None when none."""
+    n = 0
+    for n, _ in enumerate(iter_image_paths(paths), 1):
+        if n >= COUNT_CAP:
+            break
+    return n or None
+
+
 def _heatmap_name(src: str | None, used: set[str]) -> str:
     stem = Path(src).stem if src else "image"
     name, i = f"{stem}_heatmap.png", 1
@@ -98,9 +111,9 @@ def _cmd_screen(args: argparse.Namespace) -> int:
 
     from edge_screen.screener import ScreenFailure, Screener
 
-    screener = Screener(
-        args.bundle, backend=args.backend, precision=args.precision, threads=args.threads, device=args.device
-    )
+    # how many photos: for one or a few, the automatic choice counts each model's start-up
+    screener = Screener(args.bundle, backend=args.backend, precision=args.precision, threads=args.threads,
+                        device=args.device, recheck=args.recheck, images=_count_images(args.paths))  # fmt: skip
     heat_dir = Path(args.heatmap_dir) if args.heatmap_dir else None
     if heat_dir is not None:
         from edge_screen.heatmap import save_overlay
@@ -174,6 +187,8 @@ def _add_screen(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, help="CPU threads for inference (default: library default)")
     p.add_argument("--device", help="backend device: " + ", ".join(f"{n} {b.devices}" for n, b in table.items() if b.devices))
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per inference batch (default 8)")
+    p.add_argument("--no-recheck", dest="recheck", action="store_false",
+                   help="do not re-check borderline INT8/FP16 results in FP32 (the raw reduced-precision verdicts)")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
     p.add_argument("--heatmap-dir", metavar="DIR", help="write a heatmap overlay PNG per image here (at the decoded resolution)")
     p.add_argument("--full-size", action="store_true",
@@ -263,6 +278,11 @@ def _print_selection(sel: dict) -> None:
     print(f"  cpu: {sel['machine']['cpu']} (INT8: {sel['machine']['int8_dot_product']}; "
           + ", ".join(f for f in ("avx2", "avx512_vnni", "avx_vnni", "amx_int8") if isa.get(f)) + ")")
     print(f"  using {sel['backend']}/{sel['precision']}: {sel['reason']}")
+    rc = sel.get("recheck")
+    if rc:
+        share = f"; {100 * rc['fraction']:.0f}% of the exporter's photos were that close" if rc.get("fraction") is not None else ""
+        print(f"  borderline re-check: photos within {rc['margin']:.3f} of the threshold are decided by {rc['with']}"
+              f" ({rc['basis']}{share})")
     for c in sel["checks"]:
         lat = f", {c['latency_ms']:.1f} ms" if c.get("latency_ms") else ""
         print(f"    self-check {c['backend']}/{c['precision']}: {c['status']} ({c['reason']}{lat})")

@@ -56,13 +56,16 @@ def create_runtime(
     precision: str | None = None,
     threads: int | None = None,
     device: str | None = None,
+    images: int | None = None,
 ) -> Runtime:
     """Load the fastest model of the bundle that is faithful to FP32 on this machine.
 
     The first use on a machine self-checks and times every candidate (a few seconds; cached per
     machine, see :mod:`edge_screen.selfcheck`). ``backend`` and/or ``precision`` narrow the choice;
-    both together force it. The returned runtime's ``selection`` says what was chosen and why.
+    both together force it. ``images``: how many photos this process will screen, when known (the
+    choice then counts each model's start-up). The returned runtime's ``selection`` says what was
+    chosen and why.
     """
     from edge_screen.selfcheck import select_runtime
 
-    return select_runtime(bundle, backend=backend, precision=precision, threads=threads, device=device)
+    return select_runtime(bundle, backend=backend, precision=precision, threads=threads, device=device, images=images)

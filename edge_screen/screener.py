@@ -13,6 +13,10 @@
 4. ``preprocess``: one crop + resize from the decoded image (:func:`~edge_screen.preprocess.crop_image`)
    and :func:`~edge_screen.preprocess.normalize`.
 5. inference, per batch (:meth:`Screener._run_batch`; a broken batch fails its images, not the stream).
+5b. the borderline re-check (:mod:`edge_screen.recheck`), when the measured choice runs a reduced-
+   precision model that declares one: the photos of the batch whose P(abnormal) lies within the
+   margin of the threshold run again through the FP32 model, whose outputs then stand for them
+   (``ScreenResult.backend/precision`` name the model that decided; ``recheck`` says what the first gave).
 6. the learned gate, when the bundle has one (:mod:`edge_screen.gate`): read from the model's extra
    outputs of the same inference; a photo it rejects is ``ungradable`` too, with ``probability``
    None (the model's P(abnormal) is kept only in ``quality.metrics["model_probability"]``, for audit:
@@ -47,6 +51,7 @@ from edge_screen.gate import GATE_OUTPUTS, LearnedGate
 from edge_screen.imageio import LoadedImage, load_image
 from edge_screen.preprocess import Transform, crop_image, normalize
 from edge_screen.quality import QualityReport, QualityThresholds, assess_quality
+from edge_screen.recheck import borderline, gate_borderline
 from edge_screen.runtime import Runtime, create_runtime
 from edge_screen.selfcheck import Selection
 
@@ -99,7 +104,10 @@ class ScreenResult:
     photo a 49 MB array; display code should not use it). ``timings_ms``: this image's own stages
     (:data:`STAGES`); ``total`` is its latency, from the start of its decoding to its verdict (in a
     pipelined batch this includes waiting for the batch). ``batch``: the inference batch, or None
-    when the image never reached the model.
+    when the image never reached the model. ``recheck``: set when the photo was borderline for a
+    reduced-precision model and FP32 decided it (``backend``/``precision`` then name the FP32 model):
+    ``{"first": "openvino/int8", "first_probability": p, "margin": m, "why": "near the threshold"}``
+    (``why``: or ``"learned quality gate"``: its decision was a rejection or close to its limits).
     """
 
     verdict: str
@@ -118,6 +126,7 @@ class ScreenResult:
     transform: Transform | None = None
     fov: FieldOfView | None = None
     batch: BatchInfo | None = None
+    recheck: dict[str, Any] | None = None
 
     @functools.cached_property
     def image_heatmap(self) -> np.ndarray | None:
@@ -166,6 +175,7 @@ class ScreenResult:
             "bundle": self.bundle,
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
             "batch": None if self.batch is None else self.batch.to_dict(),
+            "recheck": self.recheck,
             "original_size": list(self.original_size) if self.original_size else None,
             "decoded_size": [int(self.image.shape[1]), int(self.image.shape[0])],
         }
@@ -241,7 +251,10 @@ class Screener:
     :class:`~edge_screen.runtime.Runtime` for this bundle's preprocessing, used instead of creating
     one (benchmarks, a shared session, a model outside the registry); ``backend``, ``precision``,
     ``threads`` and ``device`` must then be None. ``quality``: gate thresholds; None loads the
-    defaults with the bundle's overrides.
+    defaults with the bundle's overrides. ``recheck``: decide borderline photos of a reduced-precision
+    model by FP32 when its bundle entry declares a re-check (:mod:`edge_screen.recheck`); False runs
+    the model as it is (benchmarks of the raw INT8 model). ``images``: how many photos will be
+    screened, when known (a command line): the automatic choice then counts each model's start-up.
     """
 
     def __init__(
@@ -255,6 +268,8 @@ class Screener:
         quality: QualityThresholds | None = None,
         runtime: Runtime | None = None,
         gate: LearnedGate | bool | None = None,
+        recheck: bool = True,
+        images: int | None = None,
     ) -> None:
         if bundle is None:
             path = default_bundle_path()
@@ -266,10 +281,11 @@ class Screener:
             bundle = path
         self.bundle: Bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         if runtime is None:
-            runtime = create_runtime(self.bundle, backend=backend, precision=precision, threads=threads, device=device)
+            runtime = create_runtime(self.bundle, backend=backend, precision=precision, threads=threads, device=device,
+                                     images=images)  # fmt: skip
         else:
             given = {k: v for k, v in (("backend", backend), ("precision", precision), ("threads", threads),
-                                       ("device", device)) if v is not None}
+                                       ("device", device), ("images", images)) if v is not None}
             if given:
                 raise UsageError(f"Screener(runtime=...) takes the runtime as it is; do not also pass {sorted(given)}")
             theirs = getattr(getattr(runtime, "bundle", None), "preprocessing", None)
@@ -277,6 +293,9 @@ class Screener:
                 raise UsageError(f"the runtime was made for preprocessing {theirs.to_dict()}, the bundle has "
                                  f"{self.bundle.preprocessing.to_dict()}; give both the same")
         self.runtime: Runtime = runtime
+        self._threads, self._device = threads, device
+        self._recheck_on = bool(recheck)
+        self._recheck_runtime: Runtime | None = None  # the FP32 model of the borderline re-check, loaded on first use
         if quality is None:
             quality = QualityThresholds.load()
             overrides = self.bundle.quality_overrides
@@ -317,6 +336,23 @@ class Screener:
     @property
     def precision(self) -> str:
         return self.runtime.precision
+
+    @property
+    def recheck(self) -> dict[str, Any] | None:
+        """The borderline re-check in force (``selection.recheck``: margin, ``with``, ...), or None."""
+        sel = self.selection
+        return None if sel is None or not self._recheck_on else sel.recheck
+
+    def _fp32_runtime(self, name: str) -> Runtime:
+        if self._recheck_runtime is None:
+            backend, _, precision = name.partition("/")
+            rt = create_runtime(self.bundle, backend=backend, precision=precision, threads=self._threads,
+                                device=self._device)  # fmt: skip
+            if self.gate is not None and not set(GATE_OUTPUTS) <= set(getattr(rt, "optional_outputs", ())):
+                raise BundleError(f"bundle {self.bundle.name!r}: the re-check model {name} lacks the learned gate's "
+                                  f"outputs {list(GATE_OUTPUTS)}; re-export the bundle with --gate")  # fmt: skip
+            self._recheck_runtime = rt
+        return self._recheck_runtime
 
     # --------------------------------------------------------------------- one image, in order
     def _prepare(self, image: Any) -> _Pending | ScreenResult:
@@ -362,18 +398,47 @@ class Screener:
             return load_image(data, target_size=self.bundle.preprocessing.input_size)
         raise UsageError(f"cannot screen a {type(image).__name__}; pass a path, bytes, an RGB array or a LoadedImage")
 
-    def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, float] | None]]:
-        """5. The model on one batch: probabilities, CAMs and, with a learned gate, its outputs per photo."""
+    def _infer_on(self, runtime: Runtime, batch: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, float] | None]]:  # fmt: skip
         if self.gate is None:
-            probs, cams = self.runtime.run(batch)
+            probs, cams = runtime.run(batch)
             return probs, cams, [None] * len(batch)
-        outs = self.runtime.run_outputs(batch)
+        outs = runtime.run_outputs(batch)
         gates = [(outs["gate_probabilities"][i], float(outs["ood_distance"][i])) for i in range(len(batch))]
         return outs["probabilities"], outs["heatmap"], gates
 
+    def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, float] | None],
+                                                 list[dict[str, Any] | None]]:  # fmt: skip
+        """5. The model on one batch: probabilities, CAMs, the learned gate's outputs per photo and, 5b.,
+        per photo the re-check note (None: the first model decided)."""
+        probs, cams, gates = self._infer_on(self.runtime, batch)
+        notes: list[dict[str, Any] | None] = [None] * len(batch)
+        policy = self.recheck
+        if policy is None:
+            return probs, cams, gates, notes
+        near = borderline(probs[:, 1], self.threshold, policy["margin"])
+        gate_near = np.zeros_like(near)
+        if self.gate is not None:
+            gate_near = gate_borderline(np.stack([g[0] for g in gates]), np.array([g[1] for g in gates]),  # type: ignore[index]
+                                        self.gate, policy["margin"])  # fmt: skip
+        idx = np.flatnonzero(near | gate_near)
+        if idx.size == 0:
+            return probs, cams, gates, notes
+        p2, c2, g2 = self._infer_on(self._fp32_runtime(policy["with"]), batch[idx])
+        probs, cams = np.array(probs, copy=True), np.array(cams, copy=True)
+        first = f"{self.runtime.name}/{self.runtime.precision}"
+        for j, i in enumerate(idx):
+            why = "near the threshold" if near[i] else "learned quality gate"
+            notes[i] = {"first": first, "first_probability": float(probs[i, 1]), "margin": float(policy["margin"]),
+                        "why": why}  # fmt: skip
+            probs[i], cams[i], gates[i] = p2[j], c2[j], g2[j]
+        log.debug("re-checked %d of %d photos with %s (within %.3f of the threshold)", idx.size, len(batch),
+                  policy["with"], policy["margin"])  # fmt: skip
+        return probs, cams, gates, notes
+
     def _finish(self, p: _Pending, prob: float, cam: np.ndarray | None, batch: BatchInfo,
-                gate: tuple[np.ndarray, float] | None = None) -> ScreenResult:
-        """6. The learned gate and the verdict for one photo the model has seen."""
+                gate: tuple[np.ndarray, float] | None = None, recheck: dict[str, Any] | None = None) -> ScreenResult:
+        """6. The learned gate and the verdict for one photo the model has seen (``recheck``: FP32 decided it)."""
         if not math.isfinite(prob) or not 0.0 <= prob <= 1.0:  # the runtime checks this too; never a verdict from it
             raise InferenceError(f"the model gave P(abnormal) = {prob!r} for {p.loaded.source or 'an image'}; "
                                  "no verdict can be given")
@@ -383,15 +448,19 @@ class Screener:
             if not decision.ok:
                 p.timings["total"] = _ms(p.t_start)
                 report = QualityReport(False, decision.reasons, decision.messages, metrics)
-                return self._result(p.loaded, report, "ungradable", None, p.timings, fov=p.fov, batch=batch)
+                return self._result(p.loaded, report, "ungradable", None, p.timings, fov=p.fov, batch=batch,
+                                    recheck=recheck)
             p.quality = QualityReport(True, (), (), metrics)
         verdict = "abnormal" if prob >= self.threshold else "normal"
         p.timings["total"] = _ms(p.t_start)
         return self._result(p.loaded, p.quality, verdict, prob, p.timings, fov=p.fov, batch=batch,
-                            cam=cam, transform=p.transform if cam is not None else None)
+                            cam=cam, transform=p.transform if cam is not None else None, recheck=recheck)
 
     def _result(self, loaded, report, verdict, prob, timings, *, fov=None, batch=None, cam=None,  # noqa: ANN001
-                transform=None) -> ScreenResult:
+                transform=None, recheck=None) -> ScreenResult:
+        backend, precision = self.runtime.name, self.runtime.precision
+        if recheck is not None:  # the model that decided
+            backend, _, precision = self.recheck["with"].partition("/")  # type: ignore[index]
         return ScreenResult(
             verdict=verdict,
             probability=prob,
@@ -399,8 +468,8 @@ class Screener:
             cam=None if cam is None else np.array(cam, dtype=np.float32),  # a copy: not a view of the batch
             transform=transform,
             quality=report,
-            backend=self.runtime.name,
-            precision=self.runtime.precision,
+            backend=backend,
+            precision=precision,
             bundle=self.bundle.id,
             timings_ms=timings,
             source=loaded.source,
@@ -409,6 +478,7 @@ class Screener:
             scale=float(loaded.scale),
             fov=fov,
             batch=batch,
+            recheck=recheck,
         )
 
     # ------------------------------------------------------------------------------ batches
@@ -424,10 +494,11 @@ class Screener:
             return list(slots)
         try:
             t = time.perf_counter()
-            probs, cams, gates = self._infer(np.stack([p.tensor for p in pending]))
+            probs, cams, gates, notes = self._infer(np.stack([p.tensor for p in pending]))
             elapsed = _ms(t)
             done = iter([self._finish(p, float(probs[i, 1]), cams[i] if heatmap else None,
-                                      BatchInfo(len(pending), i, elapsed), gates[i]) for i, p in enumerate(pending)])
+                                      BatchInfo(len(pending), i, elapsed), gates[i], notes[i])
+                         for i, p in enumerate(pending)])
         except Exception as exc:  # noqa: BLE001 - runtimes raise InferenceError; anything else fails the batch too
             msg = " ".join(str(exc).split()) or type(exc).__name__
             log.debug("inference failed for a batch of %d: %s", len(pending), msg, exc_info=not isinstance(exc, EdgeScreenError))
@@ -454,9 +525,9 @@ class Screener:
         if isinstance(prepared, ScreenResult):
             return prepared
         t = time.perf_counter()
-        probs, cams, gates = self._infer(prepared.tensor[None])
+        probs, cams, gates, notes = self._infer(prepared.tensor[None])
         return self._finish(prepared, float(probs[0, 1]), cams[0] if heatmap else None, BatchInfo(1, 0, _ms(t)),
-                            gates[0])
+                            gates[0], notes[0])
 
     def screen_many(
         self, sources: Iterable[Any], *, batch_size: int = 8, heatmap: bool = True, workers: int | None = None

@@ -45,6 +45,7 @@ from edge_screen import NOTICE_LOGGER
 from edge_screen.errors import BackendUnavailable, EdgeScreenError, UsageError
 from edge_screen.fidelity import Fidelity, judge
 from edge_screen.golden import GoldenSet, load_golden
+from edge_screen.recheck import RecheckPolicy, entry_policy
 
 if TYPE_CHECKING:
     from edge_screen.bundle import Bundle, ModelEntry
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: start-up costs (import_ms, load_ms, first_ms) in every check
 #: A reduced-precision model must beat the fastest FP32 model by this factor to be chosen.
 MIN_SPEEDUP = 1.05
 TIMING_S = 1.0  # measure each candidate for about this long
@@ -70,7 +71,10 @@ class ModelCheck:
     ``status``: ``faithful`` (passed the golden set), ``reference`` (FP32 in a bundle without a
     golden set: the reference precision itself), ``unfaithful`` (see ``reason``), ``unverified``
     (INT8/FP16 but the bundle has no golden set) or ``failed`` (could not load or run here).
-    ``latency_ms``: median batch-1 latency measured here (None when not timed).
+    ``latency_ms``: median batch-1 latency measured here (None when not timed). What a fresh process
+    pays before its first result, measured here too: ``import_ms`` (this process's first import of
+    the backend's library), ``load_ms`` (loading the model again, with the model caches warm) and
+    ``first_ms`` (that copy's first batch-1 run). None when not measured (older caches).
     """
 
     backend: str
@@ -80,6 +84,9 @@ class ModelCheck:
     fidelity: Fidelity | None = None
     latency_ms: float | None = None
     runs: int = 0
+    import_ms: float | None = None
+    load_ms: float | None = None
+    first_ms: float | None = None
 
     @property
     def name(self) -> str:
@@ -93,14 +100,29 @@ class ModelCheck:
     def to_dict(self) -> dict[str, Any]:
         return {"backend": self.backend, "precision": self.precision, "status": self.status, "reason": self.reason,
                 "fidelity": None if self.fidelity is None else self.fidelity.to_dict(),
-                "latency_ms": self.latency_ms, "runs": self.runs}  # fmt: skip
+                "latency_ms": self.latency_ms, "runs": self.runs, "import_ms": self.import_ms,
+                "load_ms": self.load_ms, "first_ms": self.first_ms}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCheck:
         fid = d.get("fidelity")
         return cls(str(d["backend"]), str(d["precision"]), str(d["status"]), str(d["reason"]),
                    None if fid is None else Fidelity.from_dict(fid),
-                   None if d.get("latency_ms") is None else float(d["latency_ms"]), int(d.get("runs", 0)))  # fmt: skip
+                   _ms_or_none(d.get("latency_ms")), int(d.get("runs", 0)), _ms_or_none(d.get("import_ms")),
+                   _ms_or_none(d.get("load_ms")), _ms_or_none(d.get("first_ms")))  # fmt: skip
+
+    @property
+    def startup_ms(self) -> float | None:
+        """What a fresh process pays for this model beyond its per-photo latency: library import, model
+        load and the first run's excess over the median; None when not measured."""
+        if self.load_ms is None or self.latency_ms is None:
+            return None
+        first = self.latency_ms if self.first_ms is None else self.first_ms
+        return (self.import_ms or 0.0) + self.load_ms + max(0.0, first - self.latency_ms)
+
+
+def _ms_or_none(v: Any) -> float | None:
+    return None if v is None else float(v)
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,9 @@ class Selection:
     cached: bool
     created: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: the borderline re-check in force (:mod:`edge_screen.recheck`): ``{"margin", "fraction", "images",
+    #: "basis", "with"}`` (``with``: the FP32 model that decides photos inside the band), or None
+    recheck: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -134,6 +159,9 @@ class Selection:
     def summary(self) -> str:
         """One or two sentences for people (app Settings, ``edge-screen info``)."""
         text = f"Using {self.name}: {self.reason}."
+        if self.recheck:
+            text += (f" Photos within {self.recheck['margin']:.3f} of the threshold are decided by "
+                     f"{self.recheck['with']}.")
         if self.skipped:
             text += " Not used: " + "; ".join(f"{k} ({v})" for k, v in self.skipped.items()) + "."
         return text
@@ -141,7 +169,7 @@ class Selection:
     def brief(self) -> dict[str, Any]:
         """Compact JSON form for per-image output lines."""
         return {"backend": self.backend, "precision": self.precision, "reason": self.reason,
-                "forced": self.forced, "skipped": self.skipped}  # fmt: skip
+                "forced": self.forced, "skipped": self.skipped, "recheck": self.recheck}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.brief(), "checks": [c.to_dict() for c in self.checks], "machine": self.machine,
@@ -311,10 +339,22 @@ def check_model(
             reason = (f"matches FP32 on {fid.images} golden images (mean |dp| {fid.mean_abs_dp:.4f}, "
                       f"heatmap r {fid.heatmap_r_mean:.3f})") if fid.faithful else "; ".join(fid.reasons)  # fmt: skip
         latency, runs = _time(rt, x, timing_s) if status in ("faithful", "reference") else (None, 0)
+        load_ms = first_ms = None
+        if latency is not None:  # what a later process pays to start it: load again (caches warm), run once
+            t = time.perf_counter()
+            again = _load(bundle, entry, threads, device)
+            load_ms = (time.perf_counter() - t) * 1000.0
+            t = time.perf_counter()
+            again.run(x)
+            first_ms = (time.perf_counter() - t) * 1000.0
+            del again
     except (EdgeScreenError, RuntimeError, ValueError, MemoryError) as exc:
         return ModelCheck(entry.backend, entry.precision, "failed", f"cannot run here: {_one_line(exc)}"), None
+    from edge_screen.backends import first_check_ms
+
     log.info("self-check %s: %s (%s)%s", name, status, reason, f", {latency:.2f} ms" if latency else "")
-    return ModelCheck(entry.backend, entry.precision, status, reason, fid, latency, runs), rt
+    return ModelCheck(entry.backend, entry.precision, status, reason, fid, latency, runs,
+                      first_check_ms(entry.backend), load_ms, first_ms), rt  # fmt: skip
 
 
 def _one_line(exc: BaseException) -> str:
@@ -326,23 +366,106 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _pick(checks: list[ModelCheck]) -> tuple[ModelCheck, str]:
-    """The fastest usable check, preferring FP32 unless reduced precision is measurably faster."""
+def _policy_here(bundle: Bundle, check: ModelCheck) -> RecheckPolicy | None:
+    """The manifest's re-check policy of ``check``'s model, its margin widened to the largest |dp| its
+    golden set gave on this machine; None for FP32, for models without one, or when no band covers it."""
+    if check.precision == REFERENCE_PRECISION:
+        return None
+    policy = entry_policy(bundle.model(check.backend, check.precision), bundle.name)
+    if policy is None or check.fidelity is None:
+        return policy
+    try:
+        return policy.widened(check.fidelity.max_abs_dp, f"max |dp| {check.fidelity.max_abs_dp:.4f} on the golden "
+                              "set on this machine")  # fmt: skip
+    except UsageError as exc:
+        log.warning("%s: no borderline re-check: %s", check.name, exc)
+        return None
+
+
+def recheck_policies(bundle: Bundle, checks: list[ModelCheck]) -> dict[str, RecheckPolicy]:
+    """The borderline re-check (:mod:`edge_screen.recheck`) of each usable reduced-precision model that
+    declares one (:func:`_policy_here`)."""
+    found = {c.name: _policy_here(bundle, c) for c in checks if c.usable}
+    return {name: p for name, p in found.items() if p is not None}
+
+
+def _recheck_for(bundle: Bundle, chosen: ModelCheck, checks: dict[str, ModelCheck]) -> dict[str, Any] | None:
+    """The borderline re-check of the chosen model (forced or not): :func:`_policy_here`, and the FP32
+    model that decides (the fastest faithful one measured here, else the bundle's onnxruntime/fp32).
+    None for FP32 and for models that declare no re-check."""
+    policy = _policy_here(bundle, chosen)
+    if policy is None:
+        return None
+    fp32 = [c for c in checks.values() if c.precision == REFERENCE_PRECISION and c.usable and c.latency_ms]
+    if fp32:
+        with_ = min(fp32, key=lambda c: c.latency_ms or 0.0).name
+    elif any((e.backend, e.precision) == ("onnxruntime", REFERENCE_PRECISION) for e in bundle.models):
+        with_ = f"onnxruntime/{REFERENCE_PRECISION}"
+    else:
+        log.warning("%s: no FP32 model to re-check borderline photos with; its verdicts are used as they are",
+                    chosen.name)  # fmt: skip
+        return None
+    return {**policy.to_dict(), "with": with_}
+
+
+def _pick(checks: list[ModelCheck], policies: dict[str, RecheckPolicy] | None = None, images: int | None = None
+          ) -> tuple[ModelCheck, str, RecheckPolicy | None]:  # fmt: skip
+    """The usable check with the lowest cost per photo, preferring FP32 unless reduced precision is
+    measurably faster. Returns (check, why, its re-check or None).
+
+    A model with a borderline re-check costs its own latency plus the share of photos it re-checks
+    times the fastest FP32 model's latency. ``images``: how many photos this process will screen
+    (None: a long-running app or a stream); when given, each model's start-up in a fresh process
+    (:attr:`ModelCheck.startup_ms`) is spread over them, so one photo on the command line goes to
+    the model that gives its verdict soonest, not the one that is fastest after a long warm-up.
+    """
+    policies = policies or {}
     usable = [c for c in checks if c.usable]
-    timed = sorted(usable, key=lambda c: (c.latency_ms is None, c.latency_ms or 0.0))
+    fp32 = sorted((c for c in usable if c.precision == REFERENCE_PRECISION and c.latency_ms is not None),
+                  key=lambda c: c.latency_ms or 0.0)  # fmt: skip
+    ref = fp32[0] if fp32 else None
+
+    def cost(c: ModelCheck) -> float | None:
+        if c.latency_ms is None:
+            return None
+        policy = policies.get(c.name) if ref is not None else None
+        share = 0.0 if policy is None else (1.0 if policy.fraction is None else policy.fraction)
+        per = c.latency_ms + (share * (ref.latency_ms or 0.0) if ref is not None else 0.0)
+        if images is None or c.startup_ms is None:
+            return per
+        total = c.startup_ms + images * per
+        if share and ref is not None and ref.startup_ms is not None:  # the FP32 model starts when first needed
+            extra = ref.startup_ms - ((ref.import_ms or 0.0) if ref.backend == c.backend else 0.0)
+            total += (1.0 - (1.0 - share) ** images) * extra
+        return total / images
+
+    def label(c: ModelCheck) -> str:
+        ms = cost(c)
+        if ms is None:
+            return c.name
+        extra = ""
+        if ms != c.latency_ms:
+            extra = (f", {ms:.1f} ms per photo for {images} with its start-up" if images is not None and c.startup_ms
+                     is not None else f", {ms:.1f} ms with its re-checks")  # fmt: skip
+        return f"{c.name} {c.latency_ms:.1f} ms{extra}"
+
+    timed = sorted(usable, key=lambda c: (cost(c) is None, cost(c) or 0.0))
     best = timed[0]
-    fp32 = [c for c in timed if c.precision == REFERENCE_PRECISION and c.latency_ms is not None]
-    others = ", ".join(f"{c.name} {c.latency_ms:.1f} ms" for c in timed[1:] if c.latency_ms is not None)
-    if best.precision != REFERENCE_PRECISION and fp32 and best.latency_ms is not None \
-            and best.latency_ms * MIN_SPEEDUP > fp32[0].latency_ms:  # fmt: skip
-        ref = fp32[0]
-        return ref, (f"{best.name} ({best.latency_ms:.1f} ms) is not measurably faster than {ref.name} "
-                     f"({ref.latency_ms:.1f} ms) on this machine, so the reference precision is used")  # fmt: skip
+    fp32_best = min((c for c in timed if c.precision == REFERENCE_PRECISION and cost(c) is not None),
+                    key=lambda c: cost(c) or 0.0, default=None)  # fmt: skip
+    others = ", ".join(label(c) for c in timed[1:] if c.latency_ms is not None)
+    best_ms = cost(best)
+    if best.precision != REFERENCE_PRECISION and fp32_best is not None and best_ms is not None \
+            and best_ms * MIN_SPEEDUP > (cost(fp32_best) or 0.0):  # fmt: skip
+        return fp32_best, (f"{label(best)} is not measurably faster than {label(fp32_best)} on this machine, so "
+                           "the reference precision is used"), None  # fmt: skip
     if best.latency_ms is None:
-        return best, "the only model that runs here"
+        return best, "the only model that runs here", None
+    policy = policies.get(best.name) if ref is not None else None
     why = "faithful to FP32 on the golden set" if best.status == "faithful" else "the reference precision"
-    return best, (f"fastest model on this machine, {why} ({best.latency_ms:.1f} ms"
-                  + (f"; {others}" if others else "") + ")")  # fmt: skip
+    if policy is not None:
+        why += f", borderline photos re-checked by {ref.name}"  # type: ignore[union-attr]
+    return best, f"fastest model on this machine, {why} ({label(best)}" + (f"; {others}" if others else "") + ")", policy
 
 
 def select_runtime(
@@ -354,8 +477,12 @@ def select_runtime(
     device: str | None = None,
     use_cache: bool = True,
     timing_s: float = TIMING_S,
+    images: int | None = None,
 ) -> Runtime:
     """Self-check (cached) the candidate models and load the chosen one; ``runtime.selection`` says why.
+
+    ``images``: how many photos this process will screen, when known (the command line); the choice
+    then counts each model's start-up (see :func:`_pick`). None: per-photo speed only (the app).
 
     Raises :class:`BackendUnavailable` when no model of the bundle can run here, or when none is
     faithful to FP32 on this machine (and none was forced).
@@ -364,6 +491,8 @@ def select_runtime(
 
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise UsageError(f"threads must be a positive integer or None (library default), got {threads!r}")
+    if images is not None and (not isinstance(images, int) or isinstance(images, bool) or images < 1):
+        raise UsageError(f"images must be a positive integer or None (unknown), got {images!r}")
     forced = backend is not None and precision is not None
     machine = machine_fingerprint()
     key = cache_key(bundle, threads=threads, device=device, machine=machine)
@@ -432,7 +561,8 @@ def select_runtime(
                 + "; ".join(f"{c.name}: {c.reason}" for c in considered)
                 + ". Force one with --backend and --precision only if you accept that"
             )
-        chosen, reason = _pick(considered)
+        chosen, reason, _ = _pick(considered, recheck_policies(bundle, considered), images)
+    recheck = _recheck_for(bundle, chosen, checks)
     for w in warnings:
         log.warning("%s", w)
     runtime = runtimes.pop(chosen.name, None)
@@ -447,11 +577,11 @@ def select_runtime(
             log.warning("%s no longer loads here (%s); checking this machine again", chosen.name, _one_line(exc))
             _forget(key)
             return select_runtime(bundle, backend=backend, precision=precision, threads=threads, device=device,
-                                  use_cache=False, timing_s=timing_s)  # fmt: skip
+                                  use_cache=False, timing_s=timing_s, images=images)  # fmt: skip
     runtime.selection = Selection(
         backend=chosen.backend, precision=chosen.precision, reason=reason, forced=forced,
         checks=tuple(considered), machine=machine, key=key, cached=not todo,
-        created=str(cached.get("created") or _now()), warnings=tuple(warnings),
+        created=str(cached.get("created") or _now()), warnings=tuple(warnings), recheck=recheck,
     )  # fmt: skip
     log.info("using %s from bundle %s: %s", chosen.name, bundle.id, reason)
     return runtime

@@ -114,10 +114,13 @@ def save_job(token, report, store, request: SaveRequest):  # noqa: ANN001, ANN20
     """Write one record; returns ``(shot_id, VisitRecord)``. Raises StoreError (disk full, read-only)."""
     r = request.result
     bundle_version = r.bundle.split("@", 1)[1].split(":", 1)[0] if "@" in r.bundle else ""
+    backend = f"{r.backend}/{r.precision}"
+    if getattr(r, "recheck", None):  # a borderline INT8 result decided by FP32: the record says which ran first
+        backend += f" (re-check of {r.recheck['first']})"
     rec = store.add_visit(
         patient_id=request.patient_id, no_id=request.no_id, eye=request.eye, image=request.capture.data,
         image_ext=request.capture.ext, verdict=r.verdict, probability=r.probability, threshold=r.threshold,
-        bundle_id=r.bundle, bundle_version=bundle_version, backend=f"{r.backend}/{r.precision}",
+        bundle_id=r.bundle, bundle_version=bundle_version, backend=backend,
         operator=request.operator, source=request.capture.source.value, quality_reasons=r.quality.reasons,
         heatmap_png=request.heatmap_png, session_id=request.session_id)
     return request.shot_id, rec

@@ -472,6 +472,34 @@ def _replace_model(writer: Any, backend: str, precision: str, files: dict[str, A
             writer.remove_file(rel)
 
 
+def _add_recheck(writer: Any, backend: str, ref: tuple, cand: tuple, threshold: float, labels: Any,
+                 what: str) -> dict | None:  # fmt: skip
+    """The INT8 entry's borderline re-check (edge_screen.recheck): photos within the largest |dp| seen
+    here of the threshold are decided by FP32 at run time. Returns the report's ``recheck`` part: the
+    policy and the comparison of what the screener then reports (FP32 inside the band) with FP32."""
+    import numpy as np
+
+    from edge_screen.quantize.quant_report import compare_outputs
+    from edge_screen.recheck import KEY, borderline, policy_from_comparison
+
+    try:
+        policy = policy_from_comparison(ref[0][:, 1], cand[0][:, 1], threshold, what=what)
+    except UsageError as exc:
+        log.warning("%s/int8: no borderline re-check written: %s", backend, exc)
+        return None
+    writer.set_model_fields(backend, "int8", **{KEY: policy.to_dict()})
+    band = borderline(cand[0][:, 1], threshold, policy.margin)
+    screened = (np.where(band[:, None], ref[0], cand[0]), np.where(band[:, None, None], ref[1], cand[1]))
+    rep = compare_outputs(ref, screened, reference_name="onnxruntime/fp32", candidate_name=f"{backend}/int8 + re-check",
+                          threshold=threshold, labels=labels)  # fmt: skip
+    keep = ("prob_max_abs_diff", "prob_mean_abs_diff", "verdict_agreement", "auc_reference", "auc_candidate",
+            "heatmap_pearson_mean", "heatmap_pearson_min")  # fmt: skip
+    out = {**policy.to_dict(), **{k: v for k, v in rep.to_dict().items() if k in keep}}
+    log.info("%s/int8: photos within %.3f of the threshold will be re-checked in FP32 (%.1f%% of the %s)",
+             backend, policy.margin, 100 * (policy.fraction or 0.0), what)  # fmt: skip
+    return out
+
+
 def _add_report(writer: Any, root: Path, fp32: Path, artifact: Path, format: str, calib: Any, val: Any) -> dict:
     """FP32 ONNX (reference) vs the INT8 artifact on the validation (else calibration) images."""
     from edge_screen.quantize.onnx_export import run_onnx
@@ -500,6 +528,10 @@ def _add_report(writer: Any, root: Path, fp32: Path, artifact: Path, format: str
     from edge_screen.quantize.quant_report import machine_record
 
     entry = {**report.to_dict(), "notes": notes, "machine": machine_record()}
+    screened = _add_recheck(writer, backend, ref, cand, threshold, labels,
+                            "validation photos" if val is not None else "calibration photos")  # fmt: skip
+    if screened is not None:
+        entry["recheck"] = screened
     existing: dict = {}
     rel = writer.manifest.get("reports", {}).get("quantization")
     if rel and (root / rel).is_file():

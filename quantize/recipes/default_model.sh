@@ -32,7 +32,7 @@ EXTRA=${EXTRA:-$HERE/../../../shared/data/fundus-extra/labels.csv}
 WORK=${1:-runs/default2}
 CACHE=${CACHE:-${EDGE_SCREEN_FEATURE_CACHE:-$HOME/.cache/edge-screen/features}}
 BUNDLE=${BUNDLE:-$WORK/bundle}
-VERSION=${VERSION:-2.2.0}
+VERSION=${VERSION:-2.3.0}
 KD=${KD:-0}
 VIEWS=${VIEWS:-3}
 read -r -a EXTRA_EXPORT <<< "${EXPORT_FLAGS:-}"

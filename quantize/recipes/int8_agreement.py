@@ -6,6 +6,10 @@ For every CPU INT8 model of the bundle (ONNX Runtime, OpenVINO), on each CSV (``
 verdict agreement with ONNX Runtime FP32 at the bundle's threshold, mean and max |p(INT8) - p(FP32)|,
 and AUC(INT8) - AUC(FP32). Photos are read and preprocessed once, as the bundle says; unreadable ones
 are counted and skipped. Prints one line per (model, CSV) and the CPU's INT8 kind.
+
+When the model's entry declares a borderline re-check (``edge_screen.recheck``), the same numbers
+are also given for what the screener reports: photos whose INT8 P(abnormal) lies within the margin
+of the threshold take the FP32 result (``rechecked``: their share).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edge_screen.bundle import load_bundle
     from edge_screen.cpuinfo import int8_dot_product
+    from edge_screen.recheck import borderline, entry_policy
     from edge_screen.runtimes.selection import get_runtime_class
 
     b = load_bundle(args.bundle)
@@ -68,10 +73,24 @@ def main(argv: list[str] | None = None) -> int:
             r = {"photos": len(x), "unreadable": bad, "agreement": float(np.mean((p >= thr) == (p32 >= thr))),
                  "mean_abs_dp": float(dp.mean()), "max_abs_dp": float(dp.max()),
                  "delta_auc": None if auc32 is None else float(roc_auc_score(y, p) - auc32)}  # fmt: skip
-            out["results"][f"{e.backend}/int8 {csv_path.name}"] = r
             d = "n/a" if r["delta_auc"] is None else f"{r['delta_auc']:+.4f}"
             print(f"{e.backend}/int8 {csv_path.name}: {len(x)} photos, agreement {100 * r['agreement']:.1f}%, "
                   f"mean |dp| {r['mean_abs_dp']:.4f}, max {r['max_abs_dp']:.3f}, dAUC {d}")  # fmt: skip
+            policy = entry_policy(e, b.name)
+            if policy is not None:
+                band = borderline(p, thr, policy.margin)
+                ps = np.where(band, p32, p)
+                dps = np.abs(ps - p32)
+                r["recheck"] = {"margin": policy.margin, "rechecked": float(band.mean()),
+                                "agreement": float(np.mean((ps >= thr) == (p32 >= thr))),
+                                "mean_abs_dp": float(dps.mean()), "max_abs_dp": float(dps.max()),
+                                "delta_auc": None if auc32 is None else float(roc_auc_score(y, ps) - auc32)}  # fmt: skip
+                q = r["recheck"]
+                d = "n/a" if q["delta_auc"] is None else f"{q['delta_auc']:+.4f}"
+                print(f"  with the re-check (margin {policy.margin:.3f}, {100 * q['rechecked']:.1f}% re-checked): "
+                      f"agreement {100 * q['agreement']:.1f}%, mean |dp| {q['mean_abs_dp']:.4f}, "
+                      f"max {q['max_abs_dp']:.3f}, dAUC {d}")  # fmt: skip
+            out["results"][f"{e.backend}/int8 {csv_path.name}"] = r
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     return 0

@@ -122,6 +122,14 @@ def test_plan_records_unavailable_backend_as_skipped(tiny_bundle_factory, tmp_pa
                      "student/torch/fp32/native/t2"]
 
 
+def test_rechecked_agreement_takes_the_reference_inside_the_band() -> None:
+    p, ref = [0.2, 0.52, 0.46, 0.9, 0.30], [0.1, 0.48, 0.55, 0.9, 0.58]
+    assert harness.verdict_agreement(p, ref, 0.5)["agreement"] == pytest.approx(0.4)
+    r = harness.rechecked_agreement(p, ref, 0.5, 0.05)  # 0.52 and 0.46 are re-checked; 0.30 is outside
+    assert r["agreement"] == pytest.approx(0.8) and r["rechecked"] == pytest.approx(0.4) and r["margin"] == 0.05
+    assert r["max_abs_prob_diff"] == pytest.approx(0.28)
+
+
 def test_post_process_speedup_and_agreement(tmp_path: Path) -> None:
     def cell(kind, backend, precision, threads, p50, probs=None):
         spec = harness.CellSpec(kind=kind, backend=backend, precision=precision, threads=threads, input_size=None)

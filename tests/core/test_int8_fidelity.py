@@ -91,3 +91,42 @@ def test_shipped_int8_cpu_models_are_safe_without_vnni() -> None:
             if pair:
                 assert max(int(np.abs(a).max()) for a in w) > 64
                 assert all(saturating_pairs(a) == 0 for a in w if a.ndim == 4 and a.shape[1] > 1)
+
+
+def _screen_photos() -> list[Path]:
+    paths = list(SAMPLES)
+    if (DEV_DATA / "labels.csv").is_file():
+        with open(DEV_DATA / "labels.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        paths += [DEV_DATA / r["file"] for r in rows[5 :: max(1, len(rows) // 24)][:24]]
+    # two photos whose INT8 learned gate said "retake" where FP32 grades them (Xeon AMX, bundle 2.3.0)
+    extra = DEV_DATA.parent / "fundus-extra" / "odir" / "images"
+    paths += [p for p in (extra / "odir_2210.jpg", extra / "odir_0231.jpg") if p.is_file()]
+    return paths
+
+
+def test_the_screener_reports_the_fp32_result_wherever_int8_could_differ() -> None:
+    """What a technician sees: with the borderline re-check, every verdict (and every retake request)
+    is the FP32 one; INT8 decides only photos outside the bands, FP32 the rest."""
+    from edge_screen.recheck import borderline
+    from edge_screen.screener import ScreenResult, Screener
+
+    b = load_bundle(BUNDLE)
+    paths = _screen_photos()
+    ref = list(Screener(b, backend="onnxruntime", precision="fp32").screen_many(paths, heatmap=False))
+    assert all(isinstance(r, ScreenResult) for r in ref)
+    found, _ = candidates(b, precision="int8")
+    cpu_int8 = [e for _, e in found if e.backend in ("onnxruntime", "openvino")]
+    assert cpu_int8, "no CPU INT8 model runs here"
+    for e in cpu_int8:
+        s = Screener(b, backend=e.backend, precision="int8")
+        assert s.recheck is not None and s.recheck["with"].endswith("/fp32"), s.recheck
+        got = list(s.screen_many(paths, heatmap=False))
+        assert [g.verdict for g in got] == [r.verdict for r in ref], e.backend
+        for g, r in zip(got, ref):
+            if g.recheck is not None:  # decided by FP32: the FP32 result itself
+                assert g.precision == "fp32" and g.quality.ok == r.quality.ok
+                assert g.probability == r.probability or abs(g.probability - r.probability) < 1e-5
+            elif g.probability is not None:  # decided by INT8: outside the band
+                assert g.precision == "int8" and not borderline(np.array([g.probability]), g.threshold,
+                                                                s.recheck["margin"])[0]  # fmt: skip

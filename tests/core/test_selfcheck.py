@@ -131,15 +131,58 @@ def test_broken_model_is_unfaithful_and_skipped(golden_bundle: Path, caplog: pyt
     json.dumps(sel.to_dict())  # JSON-safe for `edge-screen info --json` and `screen --json`
 
 
-def test_reduced_precision_needs_to_be_measurably_faster() -> None:
-    def chk(name: str, ms: float) -> selfcheck.ModelCheck:
-        backend, precision = name.split("/")
-        return selfcheck.ModelCheck(backend, precision, "faithful", "ok", None, ms, 10)
+def _chk(name: str, ms: float) -> selfcheck.ModelCheck:
+    backend, precision = name.split("/")
+    return selfcheck.ModelCheck(backend, precision, "faithful", "ok", None, ms, 10)
 
-    best, why = selfcheck._pick([chk("onnxruntime/fp32", 10.0), chk("openvino/int8", 9.8)])
+
+def test_reduced_precision_needs_to_be_measurably_faster() -> None:
+    best, why, _ = selfcheck._pick([_chk("onnxruntime/fp32", 10.0), _chk("openvino/int8", 9.8)])
     assert best.name == "onnxruntime/fp32" and "not measurably faster" in why
-    best, why = selfcheck._pick([chk("onnxruntime/fp32", 10.0), chk("openvino/int8", 6.0), chk("onnxruntime/int8", 7.0)])
+    best, why, policy = selfcheck._pick([_chk("onnxruntime/fp32", 10.0), _chk("openvino/int8", 6.0),
+                                         _chk("onnxruntime/int8", 7.0)])  # fmt: skip
     assert best.name == "openvino/int8" and "fastest" in why and "onnxruntime/fp32 10.0 ms" in why
+    assert policy is None
+
+
+def test_the_choice_counts_the_fp32_work_of_borderline_rechecks() -> None:
+    from edge_screen.recheck import RecheckPolicy
+
+    checks = [_chk("onnxruntime/fp32", 10.0), _chk("openvino/int8", 5.0), _chk("onnxruntime/int8", 6.0)]
+    # openvino re-checks 30% of photos (5 + 3 = 8 ms), onnxruntime 10% (6 + 1 = 7 ms): onnxruntime wins
+    policies = {"openvino/int8": RecheckPolicy(0.05, 0.30), "onnxruntime/int8": RecheckPolicy(0.04, 0.10)}
+    best, why, policy = selfcheck._pick(checks, policies)
+    assert best.name == "onnxruntime/int8" and policy is policies["onnxruntime/int8"]
+    assert "7.0 ms with its re-checks" in why and "re-checked by onnxruntime/fp32" in why
+    # re-checks that eat the gain: FP32 itself (6 + 0.45 * 10 = 10.5 ms > 10 ms)
+    best, why, policy = selfcheck._pick(checks[:1] + checks[2:], {"onnxruntime/int8": RecheckPolicy(0.1, 0.45)})
+    assert best.name == "onnxruntime/fp32" and policy is None and "10.5 ms with its re-checks" in why
+    # an unknown fraction counts as re-checking every photo
+    best, _, _ = selfcheck._pick(checks[:2], {"openvino/int8": RecheckPolicy(0.05, None)})
+    assert best.name == "onnxruntime/fp32"
+
+
+def test_a_few_photos_count_each_models_start_up() -> None:
+    def chk(name: str, ms: float, imp: float | None, load: float | None, first: float | None) -> selfcheck.ModelCheck:
+        backend, precision = name.split("/")
+        return selfcheck.ModelCheck(backend, precision, "faithful", "ok", None, ms, 10, imp, load, first)
+
+    # OpenVINO: fastest per photo, slowest to start (import 30 + load 60 + first run 4 ms over the median)
+    ov, ort8, ort32 = (chk("openvino/int8", 4.5, 30, 60, 8.5), chk("onnxruntime/int8", 6.0, 25, 20, 7.0),
+                       chk("onnxruntime/fp32", 10.0, 25, 30, 11.0))  # fmt: skip
+    assert ov.startup_ms == pytest.approx(94.0) and ort8.startup_ms == pytest.approx(46.0)
+    assert selfcheck._pick([ort32, ort8, ov])[0] is ov  # the app: per photo only
+    best, why, _ = selfcheck._pick([ort32, ort8, ov], images=1)  # 52 vs 66 vs 98.5 ms for one photo
+    assert best is ort8 and "52.0 ms per photo for 1 with its start-up" in why
+    assert selfcheck._pick([ort32, ort8, ov], images=200)[0] is ov  # 4.97 vs 6.23 ms per photo
+    # the FP32 model of a re-check starts only when needed: for one photo, with probability = its share
+    from edge_screen.recheck import RecheckPolicy
+
+    best, _, policy = selfcheck._pick([ort32, ort8], {"onnxruntime/int8": RecheckPolicy(0.05, 0.2)}, images=1)
+    assert best is ort8 and policy is not None  # 46 + 6 + 0.2 * 10 + 0.2 * (31 - 25) = 55.2 < 66
+    # a cache without start-up numbers: per photo only
+    old = [chk("onnxruntime/fp32", 10.0, None, None, None), chk("openvino/int8", 4.5, None, None, None)]
+    assert selfcheck._pick(old, images=1)[0].name == "openvino/int8"
 
 
 def test_forced_unfaithful_model_is_used_with_a_warning(golden_bundle: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -106,3 +106,7 @@ def test_int8_agreement_measures_every_cpu_int8_model_and_counts_unreadable_phot
         assert r["photos"] == 12 and r["unreadable"] == 1
         assert 0.0 < r["mean_abs_dp"] <= r["max_abs_dp"] < 0.2  # INT8 is close to, not equal to, FP32
         assert 0.0 <= r["agreement"] <= 1.0 and abs(r["delta_auc"]) < 0.5
+        q = r["recheck"]  # the shipped INT8 entries declare a borderline re-check
+        assert 0.0 <= q["rechecked"] <= 1.0 and q["margin"] > 0
+        assert q["agreement"] >= r["agreement"] and q["mean_abs_dp"] <= r["mean_abs_dp"]
+        assert q["max_abs_dp"] <= max(r["max_abs_dp"], 1e-9)
