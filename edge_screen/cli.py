@@ -285,6 +285,8 @@ def _print_selection(sel: dict) -> None:
               f" ({rc['basis']}{share})")
     for c in sel["checks"]:
         lat = f", {c['latency_ms']:.1f} ms" if c.get("latency_ms") else ""
+        if c.get("load_ms") is not None:  # what a fresh process pays first (ModelCheck.startup_ms)
+            lat += f"; start-up {(c.get('import_ms') or 0) + c['load_ms']:.0f} ms (import + load)"
         print(f"    self-check {c['backend']}/{c['precision']}: {c['status']} ({c['reason']}{lat})")
     print(f"  (checked {sel['created']}{', cached' if sel['cached'] else ''})")
 
