@@ -95,13 +95,20 @@ class ModelController(QObject):
             b = self.screener.bundle
             info.setText(translate("Model", "In use: {name} {version}").format(name=b.name, version=b.version))
             cal.setText(calibration_text(b.manifest) or translate("Model", "Not calibrated for this clinic."))
-            w.settings.runtime_info.setText(translate("Model", "Running on {backend} ({precision}).").format(
-                backend=self.screener.backend, precision=self.screener.precision))
+            text = translate("Model", "Running on {backend} ({precision}).").format(
+                backend=self.screener.backend, precision=self.screener.precision)
+            if self.screener.recheck is not None:  # edge_screen.recheck: borderline INT8 results decided by FP32
+                text += " " + translate("Model", "Borderline results are checked again at full precision.")
+            w.settings.runtime_info.setText(text)
+            # what was chosen and why on this computer (self-check, measured speeds): for engineers
+            sel = self.screener.selection
+            w.settings.runtime_info.setToolTip("" if sel is None else sel.summary())
         elif self.error is not None:
             info.setText(translate("Model", "No model could be loaded. Choose a model folder, or leave the field empty for "
                                     "the model that came with the app, then press Apply settings."))
             cal.setText("")
             w.settings.runtime_info.setText("")
+            w.settings.runtime_info.setToolTip("")
         else:
             info.setText(translate("Model", "Loading the model..."))
             cal.setText("")

@@ -343,3 +343,28 @@ def test_full_disk_and_read_only_medium_still_show_history(tmp_path: Path) -> No
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["full"]["history"] == 3 and out["full"]["save"] == "disk_full"
     assert out["ro"] == {"read_only": True, "history": 3, "why": "read_only", "save": "read_only"}
+
+
+def test_a_rechecked_result_records_which_model_ran_first(tmp_path: Path, tiny_bundle: Path) -> None:
+    """A borderline INT8 photo decided by FP32 (edge_screen.recheck) is filed under the model that
+    decided it, and the record says which one ran first."""
+    import dataclasses
+
+    from edge_screen.gui.jobs import SaveRequest, save_job
+    from edge_screen.gui.visit import Capture, SourceKind
+    from edge_screen.screener import Screener
+    from edge_screen.synthetic import synthetic_fundus
+
+    r = Screener(tiny_bundle, threads=1).screen(synthetic_fundus(320, seed=0, width=400, height=320))
+    assert r.recheck is None
+    rechecked = dataclasses.replace(r, recheck={"first": "openvino/int8", "first_probability": 0.27, "margin": 0.05,
+                                                "why": "near the threshold"})  # fmt: skip
+    store = RecordStore(tmp_path / "rec")
+    for i, (res, want) in enumerate(((r, f"{r.backend}/{r.precision}"),
+                                     (rechecked, f"{r.backend}/{r.precision} (re-check of openvino/int8)"))):
+        req = SaveRequest(shot_id=f"s{i}", patient_id="P1", no_id=False, eye="OD", operator="tech1", session_id="v1",
+                          capture=Capture(data=b"jpeg-bytes-%d" % i, ext=".jpg", source=SourceKind.FILE), result=res,
+                          heatmap_png=None)  # fmt: skip
+        shot, rec = save_job(None, None, store, req)
+        assert shot == f"s{i}" and rec.backend == want and rec.verdict == r.verdict
+        assert store.get(rec.visit_id).backend == want  # as stored

@@ -232,3 +232,19 @@ def test_invalid_ae_titles_are_refused_in_the_technicians_language(make_app, qtb
     assert notice.kind == "problem" and "AE titles are not valid" in notice.text.text()
     assert "'" not in notice.text.text()
     assert parts.settings.dicom_callers == [] and parts.settings.dicom_port == 11112    # nothing changed
+
+
+def test_settings_say_what_runs_and_why(make_app):
+    """Settings > Advanced: the model in use, that borderline results are re-checked (in the technician's
+    language), and the measured choice in full for engineers (the tooltip)."""
+    from edge_screen.bundle import default_bundle_path
+
+    if default_bundle_path() is None:
+        pytest.skip("no default model shipped")
+    parts = make_app(None)  # the shipped bundle, ONNX Runtime (its FP32 or INT8, whichever is faster here)
+    s, label = parts.models.screener, parts.window.settings.runtime_info
+    assert label.text().startswith(f"Running on onnxruntime ({s.precision}).")
+    assert ("checked again at full precision" in label.text()) == (s.recheck is not None)
+    if s.precision == "int8":  # the shipped INT8 entry declares a borderline re-check
+        assert s.recheck is not None and s.recheck["with"] == "onnxruntime/fp32"
+    assert label.toolTip() == s.selection.summary() and s.selection.name in label.toolTip()

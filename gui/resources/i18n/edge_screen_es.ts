@@ -194,6 +194,10 @@
         <translation>Funciona con {backend} ({precision}).</translation>
     </message>
     <message>
+        <source>Borderline results are checked again at full precision.</source>
+        <translation>Los resultados dudosos se vuelven a comprobar con precisión completa.</translation>
+    </message>
+    <message>
         <source>No model could be loaded. Choose a model folder, or leave the field empty for the model that came with the app, then press Apply settings.</source>
         <translation>No se pudo cargar ningún modelo. Elija una carpeta de modelo, o deje el campo vacío para usar el modelo incluido, y pulse Aplicar ajustes.</translation>
     </message>
@@ -229,7 +233,7 @@
         <translation>La foto es demasiado pequeña</translation>
     </message>
     <message>
-        <source>Use the camera's full-size photo, not a thumbnail.</source>
+        <source>Use the camera&apos;s full-size photo, not a thumbnail.</source>
         <translation>Use la foto a tamaño completo de la cámara, no una miniatura.</translation>
     </message>
     <message>
@@ -372,7 +376,7 @@
         <translation>Envíe la foto a tamaño completo desde la cámara, no una copia pequeña.</translation>
     </message>
     <message>
-        <source>Take a standard colour photo of the retina with the clinic's camera.</source>
+        <source>Take a standard colour photo of the retina with the clinic&apos;s camera.</source>
         <translation>Tome una foto normal en color de la retina con la cámara de la clínica.</translation>
     </message>
     <message>

@@ -5,23 +5,23 @@
     <name>Details</name>
     <message>
         <source>Model: {model}</source>
-        <translation>Modèle : {model}</translation>
+        <translation>Modèle&#xa0;: {model}</translation>
     </message>
     <message>
         <source>Runtime: {backend} ({precision})</source>
-        <translation>Moteur : {backend} ({precision})</translation>
+        <translation>Moteur&#xa0;: {backend} ({precision})</translation>
     </message>
     <message>
         <source>Score: {score:.3f} (refer at {threshold:.3f} or more)</source>
-        <translation>Score : {score:.3f} (orienter à partir de {threshold:.3f})</translation>
+        <translation>Score&#xa0;: {score:.3f} (orienter à partir de {threshold:.3f})</translation>
     </message>
     <message>
         <source>Quality codes: {codes}</source>
-        <translation>Codes qualité : {codes}</translation>
+        <translation>Codes qualité&#xa0;: {codes}</translation>
     </message>
     <message>
         <source>Time: {ms:.0f} ms</source>
-        <translation>Durée : {ms:.0f} ms</translation>
+        <translation>Durée&#xa0;: {ms:.0f} ms</translation>
     </message>
 </context>
 <context>
@@ -67,7 +67,7 @@
     </message>
     <message>
         <source>PDF saved: {path}</source>
-        <translation>PDF enregistré : {path}</translation>
+        <translation>PDF enregistré&#xa0;: {path}</translation>
     </message>
     <message>
         <source>Export CSV</source>
@@ -75,7 +75,7 @@
     </message>
     <message>
         <source>CSV saved: {path}</source>
-        <translation>CSV enregistré : {path}</translation>
+        <translation>CSV enregistré&#xa0;: {path}</translation>
     </message>
 </context>
 <context>
@@ -121,7 +121,7 @@
     <name>MainWindow</name>
     <message>
         <source>edge-screen: eye screening</source>
-        <translation>edge-screen : dépistage oculaire</translation>
+        <translation>edge-screen&#xa0;: dépistage oculaire</translation>
     </message>
     <message>
         <source>Patient ID</source>
@@ -183,7 +183,7 @@
     </message>
     <message>
         <source>In use: {name} {version}</source>
-        <translation>Utilisé : {name} {version}</translation>
+        <translation>Utilisé&#xa0;: {name} {version}</translation>
     </message>
     <message>
         <source>Not calibrated for this clinic.</source>
@@ -194,15 +194,19 @@
         <translation>Fonctionne avec {backend} ({precision}).</translation>
     </message>
     <message>
+        <source>Borderline results are checked again at full precision.</source>
+        <translation>Les résultats limites sont revérifiés en pleine précision.</translation>
+    </message>
+    <message>
         <source>No model could be loaded. Choose a model folder, or leave the field empty for the model that came with the app, then press Apply settings.</source>
-        <translation>Aucun modèle n'a pu être chargé. Choisissez un dossier de modèle, ou laissez le champ vide pour le modèle fourni, puis appuyez sur Appliquer les réglages.</translation>
+        <translation>Aucun modèle n&apos;a pu être chargé. Choisissez un dossier de modèle, ou laissez le champ vide pour le modèle fourni, puis appuyez sur Appliquer les réglages.</translation>
     </message>
 </context>
 <context>
     <name>Problem</name>
     <message>
         <source>Damaged file: re-export it</source>
-        <translation>Fichier endommagé : exportez-le à nouveau</translation>
+        <translation>Fichier endommagé&#xa0;: exportez-le à nouveau</translation>
     </message>
     <message>
         <source>The file is incomplete or corrupt. Export it again from the camera, or copy it again.</source>
@@ -210,7 +214,7 @@
     </message>
     <message>
         <source>Not a photo the app can read</source>
-        <translation>Ce n'est pas une photo lisible par l'application</translation>
+        <translation>Ce n&apos;est pas une photo lisible par l&apos;application</translation>
     </message>
     <message>
         <source>Use a JPEG, PNG, TIFF, BMP or DICOM file.</source>
@@ -229,7 +233,7 @@
         <translation>La photo est trop petite</translation>
     </message>
     <message>
-        <source>Use the camera's full-size photo, not a thumbnail.</source>
+        <source>Use the camera&apos;s full-size photo, not a thumbnail.</source>
         <translation>Utilisez la photo en taille réelle de la caméra, pas une miniature.</translation>
     </message>
     <message>
@@ -250,7 +254,7 @@
     </message>
     <message>
         <source>No model loaded: photos cannot be screened</source>
-        <translation>Aucun modèle chargé : les photos ne peuvent pas être analysées</translation>
+        <translation>Aucun modèle chargé&#xa0;: les photos ne peuvent pas être analysées</translation>
     </message>
     <message>
         <source>Choose a screening model in Settings.</source>
@@ -258,7 +262,7 @@
     </message>
     <message>
         <source>The model gave no usable result for this photo</source>
-        <translation>Le modèle n'a pas donné de résultat utilisable pour cette photo</translation>
+        <translation>Le modèle n&apos;a pas donné de résultat utilisable pour cette photo</translation>
     </message>
     <message>
         <source>Take the photo again. If every photo does this, ask for the model to be checked (Settings).</source>
@@ -266,15 +270,15 @@
     </message>
     <message>
         <source>Something went wrong while screening</source>
-        <translation>Un problème est survenu pendant l'analyse</translation>
+        <translation>Un problème est survenu pendant l&apos;analyse</translation>
     </message>
     <message>
         <source>Try again. If it happens again, restart the app.</source>
-        <translation>Réessayez. Si cela se reproduit, redémarrez l'application.</translation>
+        <translation>Réessayez. Si cela se reproduit, redémarrez l&apos;application.</translation>
     </message>
     <message>
         <source>This file could not be used</source>
-        <translation>Ce fichier n'a pas pu être utilisé</translation>
+        <translation>Ce fichier n&apos;a pas pu être utilisé</translation>
     </message>
     <message>
         <source>Try another photo.</source>
@@ -285,11 +289,11 @@
     <name>Quality</name>
     <message>
         <source>Centre the eye in the camera and take the photo again.</source>
-        <translation>Centrez l'œil dans la caméra et reprenez la photo.</translation>
+        <translation>Centrez l&apos;œil dans la caméra et reprenez la photo.</translation>
     </message>
     <message>
         <source>Bring the camera closer so the retina fills the picture.</source>
-        <translation>Rapprochez la caméra pour que la rétine remplisse l'image.</translation>
+        <translation>Rapprochez la caméra pour que la rétine remplisse l&apos;image.</translation>
     </message>
     <message>
         <source>no retina found</source>
@@ -301,11 +305,11 @@
     </message>
     <message>
         <source>not a photo of the retina</source>
-        <translation>ce n'est pas la rétine</translation>
+        <translation>ce n&apos;est pas la rétine</translation>
     </message>
     <message>
         <source>Take a photo of the back of the eye with the fundus camera.</source>
-        <translation>Prenez une photo du fond de l'œil avec le rétinographe.</translation>
+        <translation>Prenez une photo du fond de l&apos;œil avec le rétinographe.</translation>
     </message>
     <message>
         <source>a colour photo is needed</source>
@@ -365,14 +369,14 @@
     </message>
     <message>
         <source>Clean the camera lens and take the photo again.</source>
-        <translation>Nettoyez l'objectif de la caméra et reprenez la photo.</translation>
+        <translation>Nettoyez l&apos;objectif de la caméra et reprenez la photo.</translation>
     </message>
     <message>
         <source>Send the full-size photo from the camera, not a small copy.</source>
         <translation>Envoyez la photo en taille réelle depuis la caméra, pas une petite copie.</translation>
     </message>
     <message>
-        <source>Take a standard colour photo of the retina with the clinic's camera.</source>
+        <source>Take a standard colour photo of the retina with the clinic&apos;s camera.</source>
         <translation>Prenez une photo couleur standard de la rétine avec la caméra du centre.</translation>
     </message>
     <message>
@@ -392,26 +396,26 @@
     </message>
     <message>
         <source>This file belongs to patient {file}. The photos taken before it have no patient ID. Are they the same patient?</source>
-        <translation>Ce fichier appartient au patient {file}. Les photos prises avant n'ont pas d'identifiant. Est-ce le même patient ?</translation>
+        <translation>Ce fichier appartient au patient {file}. Les photos prises avant n&apos;ont pas d&apos;identifiant. Est-ce le même patient&#xa0;?</translation>
     </message>
     <message>
         <source>This photo has no patient ID. Is it patient {patient}?</source>
-        <translation>Cette photo n'a pas d'identifiant. Est-ce le patient {patient} ?</translation>
+        <translation>Cette photo n&apos;a pas d&apos;identifiant. Est-ce le patient {patient}&#xa0;?</translation>
     </message>
     <message>
         <source>Which eye is this photo?</source>
-        <translation>De quel œil est cette photo ?</translation>
+        <translation>De quel œil est cette photo&#xa0;?</translation>
     </message>
     <message numerus="yes">
         <source>%n photo(s) of this patient are not saved because there is no patient ID. Enter the ID, or choose Save without ID, to keep them.</source>
         <translation>
-            <numerusform>%n photo de ce patient n'est pas enregistrée car il n'y a pas d'identifiant. Saisissez-le, ou choisissez Enregistrer sans identifiant, pour la garder.</numerusform>
-            <numerusform>%n photos de ce patient ne sont pas enregistrées car il n'y a pas d'identifiant. Saisissez-le, ou choisissez Enregistrer sans identifiant, pour les garder.</numerusform>
+            <numerusform>%n photo de ce patient n&apos;est pas enregistrée car il n&apos;y a pas d&apos;identifiant. Saisissez-le, ou choisissez Enregistrer sans identifiant, pour la garder.</numerusform>
+            <numerusform>%n photos de ce patient ne sont pas enregistrées car il n&apos;y a pas d&apos;identifiant. Saisissez-le, ou choisissez Enregistrer sans identifiant, pour les garder.</numerusform>
         </translation>
     </message>
     <message>
         <source>New patient: {patient}</source>
-        <translation>Nouveau patient : {patient}</translation>
+        <translation>Nouveau patient&#xa0;: {patient}</translation>
     </message>
     <message>
         <source>Yes, the same patient</source>
@@ -419,7 +423,7 @@
     </message>
     <message>
         <source>No: discard them</source>
-        <translation>Non : les supprimer</translation>
+        <translation>Non&#xa0;: les supprimer</translation>
     </message>
     <message>
         <source>No, a new patient</source>
@@ -446,7 +450,7 @@
     </message>
     <message>
         <source>no ID (confirmed by the operator)</source>
-        <translation>sans identifiant (confirmé par l'opérateur)</translation>
+        <translation>sans identifiant (confirmé par l&apos;opérateur)</translation>
     </message>
     <message>
         <source>Patient ID</source>
@@ -462,15 +466,15 @@
     </message>
     <message>
         <source>Screening support, not a diagnosis. An eye specialist must confirm any finding. A normal result does not rule out eye disease.</source>
-        <translation>Aide au dépistage, pas un diagnostic. Un ophtalmologiste doit confirmer toute anomalie. Un résultat normal n'exclut pas une maladie de l'œil.</translation>
+        <translation>Aide au dépistage, pas un diagnostic. Un ophtalmologiste doit confirmer toute anomalie. Un résultat normal n&apos;exclut pas une maladie de l&apos;œil.</translation>
     </message>
     <message>
         <source>No photo of this eye was saved.</source>
-        <translation>Aucune photo de cet œil n'a été enregistrée.</translation>
+        <translation>Aucune photo de cet œil n&apos;a été enregistrée.</translation>
     </message>
     <message>
         <source>Saved: {time}</source>
-        <translation>Enregistré : {time}</translation>
+        <translation>Enregistré&#xa0;: {time}</translation>
     </message>
     <message>
         <source>Score {score:.3f} (refer at {threshold:.3f} or more)</source>
@@ -482,7 +486,7 @@
     </message>
     <message>
         <source>Corrections:</source>
-        <translation>Corrections :</translation>
+        <translation>Corrections&#xa0;:</translation>
     </message>
     <message>
         <source>eye</source>
@@ -498,7 +502,7 @@
     </message>
     <message>
         <source>Where the signs are:</source>
-        <translation>Où sont les signes :</translation>
+        <translation>Où sont les signes&#xa0;:</translation>
     </message>
     <message>
         <source>weak</source>
@@ -513,7 +517,7 @@
     <name>Result</name>
     <message>
         <source>Retake the photo: {reason}</source>
-        <translation>Reprenez la photo : {reason}</translation>
+        <translation>Reprenez la photo&#xa0;: {reason}</translation>
     </message>
     <message>
         <source>Refer to an eye specialist</source>
@@ -525,7 +529,7 @@
     </message>
     <message>
         <source>Ungradable: retake</source>
-        <translation>Non évaluable : à reprendre</translation>
+        <translation>Non évaluable&#xa0;: à reprendre</translation>
     </message>
     <message>
         <source>Unknown</source>
@@ -541,7 +545,7 @@
     </message>
     <message>
         <source>Choose the eye, then open, capture or drop a photo.</source>
-        <translation>Choisissez l'œil, puis ouvrez, prenez ou déposez une photo.</translation>
+        <translation>Choisissez l&apos;œil, puis ouvrez, prenez ou déposez une photo.</translation>
     </message>
     <message>
         <source>Signs that need an eye specialist were found in this photo.</source>
@@ -549,7 +553,7 @@
     </message>
     <message>
         <source>A normal result does not rule out eye disease.</source>
-        <translation>Un résultat normal n'exclut pas une maladie de l'œil.</translation>
+        <translation>Un résultat normal n&apos;exclut pas une maladie de l&apos;œil.</translation>
     </message>
 </context>
 <context>
@@ -564,7 +568,7 @@
     </message>
     <message>
         <source>Not saved: no result for this photo.</source>
-        <translation>Non enregistrée : pas de résultat pour cette photo.</translation>
+        <translation>Non enregistrée&#xa0;: pas de résultat pour cette photo.</translation>
     </message>
     <message>
         <source>Saving...</source>
@@ -572,7 +576,7 @@
     </message>
     <message>
         <source>Not saved yet: enter the patient ID and press Enter.</source>
-        <translation>Pas encore enregistrée : saisissez l'identifiant du patient et appuyez sur Entrée.</translation>
+        <translation>Pas encore enregistrée&#xa0;: saisissez l&apos;identifiant du patient et appuyez sur Entrée.</translation>
     </message>
 </context>
 <context>
@@ -615,7 +619,7 @@
     </message>
     <message>
         <source>The folder the camera saves photos to:</source>
-        <translation>Le dossier où la caméra enregistre les photos :</translation>
+        <translation>Le dossier où la caméra enregistre les photos&#xa0;:</translation>
     </message>
     <message>
         <source>Choose folder...</source>
@@ -643,7 +647,7 @@
     </message>
     <message>
         <source>Retry save</source>
-        <translation>Réessayer l'enregistrement</translation>
+        <translation>Réessayer l&apos;enregistrement</translation>
     </message>
     <message>
         <source>PDF report</source>
@@ -651,11 +655,11 @@
     </message>
     <message>
         <source>This is the left eye</source>
-        <translation>C'est l'œil gauche</translation>
+        <translation>C&apos;est l&apos;œil gauche</translation>
     </message>
     <message>
         <source>This is the right eye</source>
-        <translation>C'est l'œil droit</translation>
+        <translation>C&apos;est l&apos;œil droit</translation>
     </message>
     <message>
         <source>Keep as ungradable</source>
@@ -663,7 +667,7 @@
     </message>
     <message>
         <source>Where the signs are:</source>
-        <translation>Où sont les signes :</translation>
+        <translation>Où sont les signes&#xa0;:</translation>
     </message>
     <message>
         <source>weak</source>
@@ -686,7 +690,7 @@
     </message>
     <message>
         <source>The camera AE titles are not valid: up to 16 letters or digits each, separated by commas. Nothing was changed.</source>
-        <translation>Les titres AE des caméras ne sont pas valides : 16 lettres ou chiffres au plus chacun, séparés par des virgules. Rien n'a été modifié.</translation>
+        <translation>Les titres AE des caméras ne sont pas valides&#xa0;: 16 lettres ou chiffres au plus chacun, séparés par des virgules. Rien n&apos;a été modifié.</translation>
     </message>
     <message>
         <source>Settings saved.</source>
@@ -705,7 +709,7 @@
     </message>
     <message>
         <source>Empty: the model that came with the app</source>
-        <translation>Vide : le modèle fourni avec l'application</translation>
+        <translation>Vide&#xa0;: le modèle fourni avec l&apos;application</translation>
     </message>
     <message>
         <source>Choose...</source>
@@ -741,7 +745,7 @@
     </message>
     <message>
         <source>Largest photo accepted (MB)</source>
-        <translation>Taille maximale d'une photo (Mo)</translation>
+        <translation>Taille maximale d&apos;une photo (Mo)</translation>
     </message>
     <message>
         <source>Also accept general photos (VL Photographic, Secondary Capture)</source>
@@ -749,11 +753,11 @@
     </message>
     <message>
         <source>Advanced (for the IT person)</source>
-        <translation>Avancé (pour l'informaticien)</translation>
+        <translation>Avancé (pour l&apos;informaticien)</translation>
     </message>
     <message>
         <source>Inference engine</source>
-        <translation>Moteur d'inférence</translation>
+        <translation>Moteur d&apos;inférence</translation>
     </message>
     <message>
         <source>Processor threads</source>
@@ -776,11 +780,11 @@
     </message>
     <message>
         <source>Stop preview</source>
-        <translation>Arrêter l'aperçu</translation>
+        <translation>Arrêter l&apos;aperçu</translation>
     </message>
     <message>
         <source>Start preview</source>
-        <translation>Démarrer l'aperçu</translation>
+        <translation>Démarrer l&apos;aperçu</translation>
     </message>
     <message>
         <source>No camera found. Plug in the camera and press Find cameras.</source>
@@ -788,15 +792,15 @@
     </message>
     <message>
         <source>The camera could not be opened. Check it is plugged in and not used by another program.</source>
-        <translation>La caméra n'a pas pu être ouverte. Vérifiez qu'elle est branchée et qu'aucun autre programme ne l'utilise.</translation>
+        <translation>La caméra n&apos;a pas pu être ouverte. Vérifiez qu&apos;elle est branchée et qu&apos;aucun autre programme ne l&apos;utilise.</translation>
     </message>
     <message>
         <source>Camera ready: {w} x {h}</source>
-        <translation>Caméra prête : {w} x {h}</translation>
+        <translation>Caméra prête&#xa0;: {w} x {h}</translation>
     </message>
     <message>
         <source>The camera stopped sending pictures. Check the cable and press Start preview.</source>
-        <translation>La caméra n'envoie plus d'images. Vérifiez le câble et appuyez sur Démarrer l'aperçu.</translation>
+        <translation>La caméra n&apos;envoie plus d&apos;images. Vérifiez le câble et appuyez sur Démarrer l&apos;aperçu.</translation>
     </message>
     <message>
         <source>Stop watching</source>
@@ -812,7 +816,7 @@
     </message>
     <message>
         <source>This folder does not exist. Choose the folder the camera saves photos to.</source>
-        <translation>Ce dossier n'existe pas. Choisissez le dossier où la caméra enregistre les photos.</translation>
+        <translation>Ce dossier n&apos;existe pas. Choisissez le dossier où la caméra enregistre les photos.</translation>
     </message>
     <message>
         <source>Watching the camera folder.</source>
@@ -820,7 +824,7 @@
     </message>
     <message>
         <source>The camera folder cannot be read right now.</source>
-        <translation>Le dossier de la caméra ne peut pas être lu pour l'instant.</translation>
+        <translation>Le dossier de la caméra ne peut pas être lu pour l&apos;instant.</translation>
     </message>
     <message>
         <source>taken</source>
@@ -836,11 +840,11 @@
     </message>
     <message>
         <source>Enter the AE title of the camera in Settings first.</source>
-        <translation>Saisissez d'abord le titre AE de la caméra dans les Réglages.</translation>
+        <translation>Saisissez d&apos;abord le titre AE de la caméra dans les Réglages.</translation>
     </message>
     <message>
         <source>The receiver could not start: the network port is in use. Choose another in Settings.</source>
-        <translation>La réception n'a pas pu démarrer : le port réseau est occupé. Choisissez-en un autre dans les Réglages.</translation>
+        <translation>La réception n&apos;a pas pu démarrer&#xa0;: le port réseau est occupé. Choisissez-en un autre dans les Réglages.</translation>
     </message>
     <message>
         <source>A photo arrived from the camera.</source>
@@ -851,23 +855,23 @@
     <name>Store</name>
     <message>
         <source>Not saved: the disk is full. Free some space, then press Retry save.</source>
-        <translation>Non enregistré : le disque est plein. Libérez de la place, puis appuyez sur Réessayer l'enregistrement.</translation>
+        <translation>Non enregistré&#xa0;: le disque est plein. Libérez de la place, puis appuyez sur Réessayer l&apos;enregistrement.</translation>
     </message>
     <message>
         <source>Not saved: the records folder cannot be written. Choose another records folder in Settings, then press Retry save.</source>
-        <translation>Non enregistré : impossible d'écrire dans le dossier des enregistrements. Choisissez-en un autre dans les Réglages, puis appuyez sur Réessayer l'enregistrement.</translation>
+        <translation>Non enregistré&#xa0;: impossible d&apos;écrire dans le dossier des enregistrements. Choisissez-en un autre dans les Réglages, puis appuyez sur Réessayer l&apos;enregistrement.</translation>
     </message>
     <message>
         <source>Not saved: the records database is damaged. Choose another records folder in Settings.</source>
-        <translation>Non enregistré : la base des enregistrements est endommagée. Choisissez un autre dossier dans les Réglages.</translation>
+        <translation>Non enregistré&#xa0;: la base des enregistrements est endommagée. Choisissez un autre dossier dans les Réglages.</translation>
     </message>
     <message>
         <source>Not saved: these records were made by a newer version of edge-screen. Update edge-screen.</source>
-        <translation>Non enregistré : ces enregistrements viennent d'une version plus récente d'edge-screen. Mettez edge-screen à jour.</translation>
+        <translation>Non enregistré&#xa0;: ces enregistrements viennent d&apos;une version plus récente d&apos;edge-screen. Mettez edge-screen à jour.</translation>
     </message>
     <message>
         <source>Not saved: the records folder has a problem. Check it in Settings, then press Retry save.</source>
-        <translation>Non enregistré : le dossier des enregistrements a un problème. Vérifiez-le dans les Réglages, puis appuyez sur Réessayer l'enregistrement.</translation>
+        <translation>Non enregistré&#xa0;: le dossier des enregistrements a un problème. Vérifiez-le dans les Réglages, puis appuyez sur Réessayer l&apos;enregistrement.</translation>
     </message>
 </context>
 <context>
@@ -882,11 +886,11 @@
     </message>
     <message>
         <source>Signs were found in the right eye.</source>
-        <translation>Des signes ont été trouvés dans l'œil droit.</translation>
+        <translation>Des signes ont été trouvés dans l&apos;œil droit.</translation>
     </message>
     <message>
         <source>Signs were found in the left eye.</source>
-        <translation>Des signes ont été trouvés dans l'œil gauche.</translation>
+        <translation>Des signes ont été trouvés dans l&apos;œil gauche.</translation>
     </message>
     <message>
         <source>Retake the photos of both eyes</source>
@@ -894,23 +898,23 @@
     </message>
     <message>
         <source>Retake the photo of the right eye</source>
-        <translation>Reprenez la photo de l'œil droit</translation>
+        <translation>Reprenez la photo de l&apos;œil droit</translation>
     </message>
     <message>
         <source>Retake the photo of the left eye</source>
-        <translation>Reprenez la photo de l'œil gauche</translation>
+        <translation>Reprenez la photo de l&apos;œil gauche</translation>
     </message>
     <message>
         <source>A photo that cannot be graded gets no result.</source>
-        <translation>Une photo qui ne peut pas être évaluée n'a pas de résultat.</translation>
+        <translation>Une photo qui ne peut pas être évaluée n&apos;a pas de résultat.</translation>
     </message>
     <message>
         <source>A file could not be used</source>
-        <translation>Un fichier n'a pas pu être utilisé</translation>
+        <translation>Un fichier n&apos;a pas pu être utilisé</translation>
     </message>
     <message>
         <source>See the message below the eye, then open the photo again.</source>
-        <translation>Lisez le message sous l'œil, puis rouvrez la photo.</translation>
+        <translation>Lisez le message sous l&apos;œil, puis rouvrez la photo.</translation>
     </message>
     <message>
         <source>Screening...</source>
@@ -922,11 +926,11 @@
     </message>
     <message>
         <source>The left eye has no photo yet.</source>
-        <translation>L'œil gauche n'a pas encore de photo.</translation>
+        <translation>L&apos;œil gauche n&apos;a pas encore de photo.</translation>
     </message>
     <message>
         <source>The right eye has no photo yet.</source>
-        <translation>L'œil droit n'a pas encore de photo.</translation>
+        <translation>L&apos;œil droit n&apos;a pas encore de photo.</translation>
     </message>
     <message>
         <source>Both eyes were screened.</source>
@@ -938,19 +942,19 @@
     </message>
     <message>
         <source>Enter the patient ID, choose the eye, then open, capture or drop a photo.</source>
-        <translation>Saisissez l'identifiant du patient, choisissez l'œil, puis ouvrez, prenez ou déposez une photo.</translation>
+        <translation>Saisissez l&apos;identifiant du patient, choisissez l&apos;œil, puis ouvrez, prenez ou déposez une photo.</translation>
     </message>
     <message>
         <source>Patient: no ID (confirmed)</source>
-        <translation>Patient : sans identifiant (confirmé)</translation>
+        <translation>Patient&#xa0;: sans identifiant (confirmé)</translation>
     </message>
     <message>
         <source>Patient: {patient}</source>
-        <translation>Patient : {patient}</translation>
+        <translation>Patient&#xa0;: {patient}</translation>
     </message>
     <message>
         <source>Patient: not entered yet</source>
-        <translation>Patient : pas encore saisi</translation>
+        <translation>Patient&#xa0;: pas encore saisi</translation>
     </message>
 </context>
 <context>
@@ -961,11 +965,11 @@
     </message>
     <message>
         <source>New patient from the file: {patient}</source>
-        <translation>Nouveau patient d'après le fichier : {patient}</translation>
+        <translation>Nouveau patient d&apos;après le fichier&#xa0;: {patient}</translation>
     </message>
     <message>
         <source>Save without a patient ID? These photos cannot be found by patient later.</source>
-        <translation>Enregistrer sans identifiant ? Ces photos ne pourront plus être retrouvées par patient.</translation>
+        <translation>Enregistrer sans identifiant&#xa0;? Ces photos ne pourront plus être retrouvées par patient.</translation>
     </message>
     <message>
         <source>Save without ID</source>
@@ -977,7 +981,7 @@
     </message>
     <message>
         <source>Corrected. This photo is now marked: {eye}.</source>
-        <translation>Corrigé. Cette photo est maintenant : {eye}.</translation>
+        <translation>Corrigé. Cette photo est maintenant&#xa0;: {eye}.</translation>
     </message>
     <message>
         <source>An earlier photo of this eye was referred.</source>

@@ -194,6 +194,10 @@
         <translation>{backend} ({precision}) पर चल रहा है।</translation>
     </message>
     <message>
+        <source>Borderline results are checked again at full precision.</source>
+        <translation>सीमा के पास के परिणाम पूरी सटीकता से दोबारा जाँचे जाते हैं।</translation>
+    </message>
+    <message>
         <source>No model could be loaded. Choose a model folder, or leave the field empty for the model that came with the app, then press Apply settings.</source>
         <translation>कोई मॉडल लोड नहीं हो सका। मॉडल फ़ोल्डर चुनें, या ऐप के साथ आए मॉडल के लिए खाना खाली छोड़ें, फिर सेटिंग्स लागू करें दबाएँ।</translation>
     </message>
@@ -229,7 +233,7 @@
         <translation>फ़ोटो बहुत छोटी है</translation>
     </message>
     <message>
-        <source>Use the camera's full-size photo, not a thumbnail.</source>
+        <source>Use the camera&apos;s full-size photo, not a thumbnail.</source>
         <translation>कैमरे की पूरे आकार की फ़ोटो इस्तेमाल करें, छोटी प्रति नहीं।</translation>
     </message>
     <message>
@@ -372,7 +376,7 @@
         <translation>कैमरे से पूरे आकार की फ़ोटो भेजें, छोटी प्रति नहीं।</translation>
     </message>
     <message>
-        <source>Take a standard colour photo of the retina with the clinic's camera.</source>
+        <source>Take a standard colour photo of the retina with the clinic&apos;s camera.</source>
         <translation>क्लिनिक के कैमरे से रेटिना की सामान्य रंगीन फ़ोटो लें।</translation>
     </message>
     <message>

@@ -194,6 +194,10 @@
         <translation>Inaendeshwa na {backend} ({precision}).</translation>
     </message>
     <message>
+        <source>Borderline results are checked again at full precision.</source>
+        <translation>Matokeo yaliyo karibu na kikomo hukaguliwa tena kwa usahihi kamili.</translation>
+    </message>
+    <message>
         <source>No model could be loaded. Choose a model folder, or leave the field empty for the model that came with the app, then press Apply settings.</source>
         <translation>Hakuna modeli iliyoweza kupakiwa. Chagua folda ya modeli, au acha sehemu hii tupu kwa modeli iliyokuja na programu, kisha bonyeza Tumia mipangilio.</translation>
     </message>
@@ -229,7 +233,7 @@
         <translation>Picha ni ndogo mno</translation>
     </message>
     <message>
-        <source>Use the camera's full-size photo, not a thumbnail.</source>
+        <source>Use the camera&apos;s full-size photo, not a thumbnail.</source>
         <translation>Tumia picha kamili ya kamera, si picha ndogo.</translation>
     </message>
     <message>
@@ -372,7 +376,7 @@
         <translation>Tuma picha kamili kutoka kwenye kamera, si nakala ndogo.</translation>
     </message>
     <message>
-        <source>Take a standard colour photo of the retina with the clinic's camera.</source>
+        <source>Take a standard colour photo of the retina with the clinic&apos;s camera.</source>
         <translation>Piga picha ya kawaida ya rangi ya retina kwa kamera ya kliniki.</translation>
     </message>
     <message>
