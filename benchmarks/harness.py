@@ -255,15 +255,14 @@ def rechecked_agreement(probs: Sequence[float], reference: Sequence[float], thre
     """:func:`verdict_agreement` of what the screener reports with the borderline re-check
     (:mod:`edge_screen.recheck`): photos within ``margin`` of the threshold take the reference (FP32)
     probability. Adds ``margin`` and ``rechecked`` (the share of photos inside the band)."""
-    from edge_screen.recheck import borderline
+    from edge_screen.recheck import rechecked_probability
 
     p = np.asarray(probs, dtype=np.float64)
     r = np.asarray(reference, dtype=np.float64)
     if p.shape != r.shape or p.size == 0:
         raise UsageError(f"cannot compare verdicts of {p.size} and {r.size} images; both runs need the same set")
-    band = borderline(p, threshold, margin)
-    return {**verdict_agreement(np.where(band, r, p), r, threshold), "margin": float(margin),
-            "rechecked": float(band.mean())}
+    screened, band = rechecked_probability(p, r, threshold, margin)
+    return {**verdict_agreement(screened, r, threshold), "margin": float(margin), "rechecked": float(band.mean())}
 
 
 def verdict_agreement(probs: Sequence[float], reference: Sequence[float], threshold: float) -> dict:

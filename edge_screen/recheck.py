@@ -28,7 +28,7 @@ the reduced-precision gate rejects it, or comes within ``margin`` of its P(ungra
 FP32 agrees. Rejections are rare (2-3% of photos), so this costs little.
 
 Public API: :class:`RecheckPolicy`, :func:`entry_policy`, :func:`policy_from_comparison`,
-:func:`borderline`, :func:`gate_borderline`, :data:`MARGIN_STEP`.
+:func:`borderline`, :func:`rechecked_probability`, :func:`gate_borderline`, :data:`MARGIN_STEP`.
 """
 
 from __future__ import annotations
@@ -129,6 +129,19 @@ def borderline(p_abnormal: np.ndarray, threshold: float, margin: float) -> np.nd
     """Boolean mask of the photos whose P(abnormal) lies strictly within ``margin`` of ``threshold``."""
     p = np.asarray(p_abnormal, dtype=np.float64)
     return np.abs(p - float(threshold)) < float(margin)
+
+
+def rechecked_probability(p_abnormal: np.ndarray, p_reference: np.ndarray, threshold: float, margin: float
+                          ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """What the screener reports for P(abnormal) with the re-check (the threshold band only, not the
+    gate): the reference (FP32) value inside the band, the reduced-precision one outside. Returns
+    ``(p, band)`` (float64, bool), for reports and benchmarks that compare whole photo sets."""
+    p = np.asarray(p_abnormal, dtype=np.float64)
+    ref = np.asarray(p_reference, dtype=np.float64)
+    if p.shape != ref.shape:
+        raise UsageError(f"need the same photos in both, got {p.shape} and {ref.shape}")
+    band = borderline(p, threshold, margin)
+    return np.where(band, ref, p), band
 
 
 def gate_borderline(gate_probabilities: np.ndarray, ood_distance: np.ndarray, gate: Any, margin: float) -> np.ndarray:

@@ -480,7 +480,7 @@ def _add_recheck(writer: Any, backend: str, ref: tuple, cand: tuple, threshold: 
     import numpy as np
 
     from edge_screen.quantize.quant_report import compare_outputs
-    from edge_screen.recheck import KEY, borderline, policy_from_comparison
+    from edge_screen.recheck import KEY, policy_from_comparison, rechecked_probability
 
     try:
         policy = policy_from_comparison(ref[0][:, 1], cand[0][:, 1], threshold, what=what)
@@ -488,7 +488,7 @@ def _add_recheck(writer: Any, backend: str, ref: tuple, cand: tuple, threshold: 
         log.warning("%s/int8: no borderline re-check written: %s", backend, exc)
         return None
     writer.set_model_fields(backend, "int8", **{KEY: policy.to_dict()})
-    band = borderline(cand[0][:, 1], threshold, policy.margin)
+    _, band = rechecked_probability(cand[0][:, 1], ref[0][:, 1], threshold, policy.margin)
     screened = (np.where(band[:, None], ref[0], cand[0]), np.where(band[:, None, None], ref[1], cand[1]))
     rep = compare_outputs(ref, screened, reference_name="onnxruntime/fp32", candidate_name=f"{backend}/int8 + re-check",
                           threshold=threshold, labels=labels)  # fmt: skip

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edge_screen.bundle import load_bundle
     from edge_screen.cpuinfo import int8_dot_product
-    from edge_screen.recheck import borderline, entry_policy
+    from edge_screen.recheck import entry_policy, rechecked_probability
     from edge_screen.runtimes.selection import get_runtime_class
 
     b = load_bundle(args.bundle)
@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"mean |dp| {r['mean_abs_dp']:.4f}, max {r['max_abs_dp']:.3f}, dAUC {d}")  # fmt: skip
             policy = entry_policy(e, b.name)
             if policy is not None:
-                band = borderline(p, thr, policy.margin)
-                ps = np.where(band, p32, p)
+                ps, band = rechecked_probability(p, p32, thr, policy.margin)
                 dps = np.abs(ps - p32)
                 r["recheck"] = {"margin": policy.margin, "rechecked": float(band.mean()),
                                 "agreement": float(np.mean((ps >= thr) == (p32 >= thr))),

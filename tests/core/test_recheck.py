@@ -13,7 +13,8 @@ import pytest
 from edge_screen import selfcheck
 from edge_screen.bundle import BundleWriter, load_bundle
 from edge_screen.errors import BundleError, UsageError
-from edge_screen.recheck import MAX_MARGIN, RecheckPolicy, borderline, entry_policy, policy_from_comparison, round_margin
+from edge_screen.recheck import (MAX_MARGIN, RecheckPolicy, borderline, entry_policy, policy_from_comparison,
+                                 rechecked_probability, round_margin)
 from edge_screen.screener import Screener
 from edge_screen.synthetic import synthetic_fundus
 
@@ -43,6 +44,10 @@ def test_margin_is_the_largest_error_rounded_up() -> None:
 def test_borderline_band() -> None:
     mask = borderline(np.array([0.19, 0.2001, 0.25, 0.2999, 0.31]), 0.25, 0.05)
     assert mask.tolist() == [False, True, True, True, False]
+    p, band = rechecked_probability([0.19, 0.2001, 0.31], [0.21, 0.26, 0.40], 0.25, 0.05)
+    assert band.tolist() == [False, True, False] and p.tolist() == [0.19, 0.26, 0.31]
+    with pytest.raises(UsageError, match="same photos"):
+        rechecked_probability([0.2], [0.2, 0.3], 0.25, 0.05)
 
 
 def test_policy_fields_are_validated() -> None:

@@ -34,6 +34,15 @@ def fundus_batch(seeds: range, size: int) -> np.ndarray:
     rgb = np.stack([draw_fundus(s, abnormal=s % 2 == 1, size=size) for s in seeds]).astype(np.float32) / 255.0
     return np.ascontiguousarray(((rgb - 0.5) / 0.5).transpose(0, 3, 1, 2))
 
+def tiny_fp32_onnx(path: Path, *, seed: int, size: int = 64) -> Path:
+    """The tiny CNN (3x3, depthwise and 1x1 convs, linear head) with its heatmap, exported to FP32 ONNX at ``path``."""
+    from edge_screen.quantize.cam import with_heatmap
+    from edge_screen.quantize.onnx_export import torch_to_onnx
+    from edge_screen.quantize.tiny import tiny_classifier
+
+    return torch_to_onnx(with_heatmap(tiny_classifier("linear", input_size=size, seed=seed)), path, input_size=size)
+
+
 def write_set(root: Path, n_per_class: int = 4, *, size: int = 96, group_every: int | None = None) -> Path:
     """Write PNGs + ``labels.csv`` (file,label,patient) under ``root``; returns the CSV path."""
     (root / "images").mkdir(parents=True, exist_ok=True)

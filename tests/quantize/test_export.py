@@ -82,6 +82,13 @@ def test_export_report_says_what_was_written(exported: tuple[ExportReport, Expor
     assert set(first.quantization) == {"onnxruntime/int8", "openvino/int8", "tensorrt/int8"}
     for key, entry in first.quantization.items():
         assert entry["verdict_agreement"] == on_disk[key]["verdict_agreement"]
+        # the borderline re-check (edge_screen.recheck): a margin that covers the largest error seen, in the
+        # manifest entry and the report, and what the screener then reports agrees with FP32
+        b, _, p = key.partition("/")
+        margin = load_bundle(bundle_dir).model(b, p).extra["recheck"]["margin"]
+        screened = on_disk[key]["recheck"]
+        assert screened["margin"] == margin >= on_disk[key]["prob_max_abs_diff"]
+        assert screened["verdict_agreement"] == 1.0 and screened["prob_mean_abs_diff"] <= on_disk[key]["prob_mean_abs_diff"]
     assert json.loads(json.dumps(first.to_dict()))["targets"][0] == ["onnx", "fp32"]
 
 

@@ -13,14 +13,12 @@ import pytest
 from onnx import numpy_helper
 
 from edge_screen.errors import EdgeScreenError, UsageError
-from edge_screen.quantize.cam import with_heatmap
-from edge_screen.quantize.onnx_export import run_onnx, torch_to_onnx
+from edge_screen.quantize.onnx_export import run_onnx
 from edge_screen.quantize import weight_grid
 from edge_screen.quantize.ort_quant import onnx_to_ort_int8
 from edge_screen.quantize.pair_safe import PAIR_LIMIT, clip_pairs, make_pair_safe, pair_safe_scale, saturating_pairs
-from edge_screen.quantize.tiny import tiny_classifier
 
-from .conftest import fundus_batch
+from .conftest import fundus_batch, tiny_fp32_onnx
 
 SIZE = 64
 
@@ -35,8 +33,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     root = tmp_path_factory.mktemp("pairs")
-    fp32 = torch_to_onnx(with_heatmap(tiny_classifier("linear", input_size=SIZE, seed=5)), root / "fp32.onnx",
-                         input_size=SIZE)  # fmt: skip
+    fp32 = tiny_fp32_onnx(root / "fp32.onnx", seed=5, size=SIZE)
     pre = root / "pre.onnx"  # what the quantizer quantizes (BN folded): the FP32 weights to compare with
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
     out = {"fp32": fp32, "pre": pre}

@@ -16,14 +16,13 @@ from onnx import numpy_helper
 
 from edge_screen.bundle import load_bundle
 from edge_screen.errors import UsageError
-from edge_screen.quantize.cam import with_heatmap
 from edge_screen.quantize.calib import ImageSet
-from edge_screen.quantize.onnx_export import INPUT_NAME, run_onnx, torch_to_onnx
+from edge_screen.quantize.onnx_export import INPUT_NAME, run_onnx
 from edge_screen.quantize.ort_quant import onnx_to_ort_int8
 from edge_screen.quantize.qdq_finetune import OnnxTorch, finetune_qdq, pooled_feature_tensor, quantized_view
 from edge_screen.quantize.tiny import tiny_classifier
 
-from .conftest import fundus_batch
+from .conftest import fundus_batch, tiny_fp32_onnx
 
 SIZE = 64
 
@@ -36,8 +35,7 @@ def _photos(seeds: range) -> np.ndarray:
 def graphs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(FP32, INT8 Q/DQ) of a tiny CNN, every conv quantized and no bias correction: a coarse INT8 model."""
     root = tmp_path_factory.mktemp("qft")
-    fp32 = torch_to_onnx(with_heatmap(tiny_classifier("linear", input_size=SIZE, seed=31)), root / "fp32.onnx",
-                         input_size=SIZE)  # fmt: skip
+    fp32 = tiny_fp32_onnx(root / "fp32.onnx", seed=31, size=SIZE)
     qdq = onnx_to_ort_int8(fp32, root / "int8.onnx", _photos(range(16)), float_convs=0, bias_correction=False)
     return fp32, qdq
 
